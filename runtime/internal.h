@@ -1,0 +1,309 @@
+/*
+ * runtime/internal.h — the object core's internal interface: type objects,
+ * object layouts, allocation and deallocation, thread state, errors.
+ *
+ * Glossary
+ *   tg_obj        the 32-byte header every object starts with (tangle/object.h)
+ *   _tg_gchead    16 bytes in front of every container, owned by the collector
+ *   tg_type       a type object: immortal; built-in types are static
+ *   _tg_tstate    one per attached thread: errors, free lists, trashcan, breaker
+ *
+ * Cross-file internals are _tg_<module>_..., listed under the file defining them.
+ */
+#ifndef TG_RUNTIME_INTERNAL_H
+#define TG_RUNTIME_INTERNAL_H
+
+#if !defined(TG_BUILDING_LIBRARY) && !defined(TG_INTERNAL_CLIENT)
+#error "runtime/internal.h is internal to libtangle; include <tangle.h>"
+#endif
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tangle.h"
+#include "runtime/config.h"
+
+#ifndef TG_DEBUG
+#define TG_DEBUG 0
+#endif
+
+#define TG_NOINLINE __attribute__((noinline))
+#define TG_COLD __attribute__((cold, noinline))
+#define TG_INTERNAL __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------------ debug */
+
+TG_COLD _Noreturn void _tg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+TG_COLD _Noreturn void _tg_fatal_obj(const tg_obj *o, const char *what);
+#define TG_ASSERT_LEVEL(lvl, cond) \
+    do { if (TG_DEBUG >= (lvl) && !(cond)) \
+        _tg_fatal("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond); } while (0)
+#define TG_ASSERT(cond)  TG_ASSERT_LEVEL(1, cond)   /* cheap */
+#define TG_ASSERT2(cond) TG_ASSERT_LEVEL(2, cond)   /* internal */
+
+/* ------------------------------------------------------------------ types */
+
+/* Internal type flags, above the public TG_TYPE_* bits. */
+enum {
+    _TG_TPF_BUILTIN     = 1u << 8,
+    _TG_TPF_WEAKREFABLE = 1u << 9,
+    _TG_TPF_INSTANCE    = 1u << 10,  /* layout _tg_inst: attrs + weaklist + payload */
+    _TG_TPF_IMMUTABLE   = 1u << 11,  /* copy/deepcopy return the object itself */
+};
+
+typedef enum {
+    _TG_K_NONE, _TG_K_BOOL, _TG_K_INT, _TG_K_FLOAT, _TG_K_STR, _TG_K_BYTES,
+    _TG_K_TUPLE, _TG_K_LIST, _TG_K_DICT, _TG_K_OBJECT, _TG_K_CAPSULE,
+    _TG_K_WEAKREF, _TG_K_TYPE, _TG_K_USER
+} _tg_kind;
+
+struct tg_type {
+    tg_obj       ob_base;             /* immortal */
+    const char  *name;
+    size_t       basicsize;           /* bytes of one instance, header included, gc head excluded */
+    unsigned     flags;               /* TG_TYPE_* | _TG_TPF_* */
+    _tg_kind     kind;
+    /* the embedder-facing slots (tg_type_spec) */
+    int   (*traverse)(tg_obj *self, tg_visitproc visit, void *arg);
+    void  (*clear)(tg_obj *self);
+    void  (*finalize)(tg_obj *self);
+    void  (*dealloc)(tg_obj *self);
+    int64_t (*hash)(tg_obj *self);
+    int   (*eq)(tg_obj *self, tg_obj *other);
+    /* internal slots */
+    void  (*destroy)(tg_obj *self);            /* drop references, free buffers (not the object) */
+    size_t (*size_of)(const tg_obj *self);     /* tg_sizeof, gc head excluded */
+    char  *owned_name;                         /* embedder types: copy of spec->name */
+};
+
+static inline bool _tg_type_is_gc(const tg_type *t) { return (t->flags & TG_TYPE_GC) != 0; }
+static inline bool _tg_is_gc(const tg_obj *o) { return _tg_type_is_gc(o->ob_type); }
+static inline _tg_kind _tg_kind_of(const tg_obj *o) { return o->ob_type->kind; }
+
+extern TG_INTERNAL tg_type _tg_none_type, _tg_bool_type, _tg_int_type, _tg_float_type,
+    _tg_str_type, _tg_bytes_type, _tg_tuple_type, _tg_list_type, _tg_dict_type,
+    _tg_object_type, _tg_capsule_type, _tg_weakref_type, _tg_type_type;
+
+/* Checks used by every public entry point: set TG_ERR_TYPE and fail. */
+#define TG_CHECK_KIND(o, k, fail)                                         \
+    do { if (TG_UNLIKELY((o) == NULL || _tg_kind_of(o) != (k))) {          \
+        _tg_err_wrong_type((o), #k); return fail; } } while (0)
+
+/* ---------------------------------------------------------------- objects */
+
+/* Object flags (ob_flags). */
+enum {
+    _TG_OBF_INTERNED  = 1u << 0,   /* str: in the intern table */
+    _TG_OBF_STATIC    = 1u << 1,   /* lives in static storage: never freed */
+    _TG_OBF_FINALIZED = 1u << 2,   /* PEP 442 finalizer has run */
+    _TG_OBF_DEAD      = 1u << 3,   /* debug: memory released (poisoned header) */
+    _TG_OBF_WEAKLIST  = 1u << 4,   /* has had weakrefs (weaklist may be non-empty) */
+    _TG_OBF_ATTRS_OK  = 1u << 5,   /* instance may hold attributes (created by tg_object_new or GC type) */
+};
+
+/* The collector's 16 bytes in front of each container. The collector documents
+   how it reuses the fields during a collection (gc/gc_internal.h). */
+typedef struct _tg_gchead {
+    uintptr_t gc_next;
+    uintptr_t gc_prev;
+} _tg_gchead;
+
+static inline _tg_gchead *_tg_as_gc(const tg_obj *o) { return (_tg_gchead *)o - 1; }
+static inline tg_obj *_tg_from_gc(_tg_gchead *g) { return (tg_obj *)(g + 1); }
+
+/* Allocate an object of `size` bytes (header included; a gc head is added in
+   front for GC types), with one reference owned by the calling thread. Not
+   tracked yet: constructors call _tg_gc_track once the object is consistent.
+   NULL + TG_ERR_NOMEM on failure. */
+TG_INTERNAL tg_obj *_tg_obj_alloc(const tg_type *t, size_t size);
+/* Release the memory of an object whose references are gone (no destroy). */
+TG_INTERNAL void _tg_obj_free(tg_obj *o);
+/* Called when the last reference goes: finalize (once), clear weakrefs, untrack,
+   destroy, free. Deep structures are released iteratively (trashcan). */
+TG_INTERNAL void _tg_dealloc(tg_obj *o);
+/* Make a statically allocated or runtime-lifetime object immortal. */
+TG_INTERNAL void _tg_obj_init_immortal(tg_obj *o, const tg_type *t);
+static inline bool _tg_is_immortal(const tg_obj *o)
+{
+    return __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) == _TG_IMMORTAL_LOCAL;
+}
+static inline tg_obj *_tg_newref(tg_obj *o) { tg_incref(o); return o; }
+static inline void _tg_setref(tg_obj **slot, tg_obj *v) /* v already a new ref */
+{
+    tg_obj *old = *slot; *slot = v; tg_xdecref(old);
+}
+/* Run an object's PEP 442 finalizer if it has one that has not run. Returns 1
+   if the object was resurrected (its count is above zero afterwards). */
+TG_INTERNAL int _tg_obj_finalize(tg_obj *o);
+
+/* ---------------------------------------------------------------- layouts */
+
+typedef struct { tg_obj base; int64_t value; } _tg_int;
+typedef struct { tg_obj base; double value; } _tg_float;
+typedef struct {
+    tg_obj  base;
+    int64_t hash;           /* -1 until computed (relaxed atomic) */
+    size_t  nbytes;
+    size_t  nchars;
+    char    data[];         /* nbytes + NUL */
+} _tg_str;
+typedef _tg_str _tg_bytes;  /* same layout; nchars = nbytes */
+typedef struct { tg_obj base; size_t n; tg_obj *items[]; } _tg_tuple;
+
+/* A list's item array. Replaced (not resized in place) when it grows, so that
+   lock-free readers in free-threaded mode always see a consistent cap. */
+typedef struct _tg_items { size_t cap; tg_obj *item[]; } _tg_items;
+typedef struct { tg_obj base; size_t len; _tg_items *items; } _tg_list;
+
+/* Dict storage: a compact, insertion-ordered table (docs/architecture.md). */
+typedef struct _tg_dentry { int64_t hash; tg_obj *key; tg_obj *value; } _tg_dentry;
+typedef struct _tg_dkeys {
+    uint8_t  log2_size;     /* index slots = 1 << log2_size */
+    uint8_t  ixbytes;       /* 1, 2, 4 or 8 bytes per index slot */
+    size_t   usable;        /* entries that fit before a resize */
+    size_t   nentries;      /* entries used, deleted ones included */
+    /* indices (ixbytes << log2_size bytes), then _tg_dentry[usable] */
+    char     indices[];
+} _tg_dkeys;
+typedef struct { tg_obj base; size_t used; _tg_dkeys *keys; } _tg_dict;
+
+/* Generic objects and embedder-type instances: attributes + weakrefs + payload. */
+typedef struct _tg_inst {
+    tg_obj     base;
+    _tg_dkeys *attrs;       /* NULL until the first attribute */
+    size_t     nattrs;
+    tg_obj    *weaklist;    /* first weakref to this object, or NULL */
+    uint64_t   _pad;        /* payload is 16-byte aligned */
+} _tg_inst;
+typedef struct {
+    tg_obj  base;
+    void   *ptr;
+    void  (*destructor)(void *);
+    tg_obj *weaklist;
+} _tg_capsule;
+typedef struct _tg_weakref {
+    tg_obj        base;
+    tg_obj       *target;   /* not a reference; NULL once the target died */
+    tg_weakref_cb callback;
+    void         *arg;
+    tg_obj       *next;     /* in the target's list */
+    tg_obj       *prev;
+} _tg_weakref;
+
+/* The weaklist slot of a weakrefable object, or NULL. */
+TG_INTERNAL tg_obj **_tg_weaklist_slot(tg_obj *o);
+
+/* ---------------------------------------------------------------- dict core
+   Shared by dicts and instance attributes: operate on (keys, used). */
+TG_INTERNAL int     _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value);
+TG_INTERNAL tg_obj *_tg_dk_get(_tg_dkeys *k, tg_obj *key, int64_t hash, int *err); /* borrowed */
+TG_INTERNAL int     _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash); /* 1 deleted, 0 absent, -1 */
+TG_INTERNAL void    _tg_dk_free(_tg_dkeys *k);   /* drops every reference, frees the table */
+TG_INTERNAL _tg_dentry *_tg_dk_entries(_tg_dkeys *k);
+TG_INTERNAL size_t  _tg_dk_sizeof(const _tg_dkeys *k);
+TG_INTERNAL int     _tg_dk_traverse(_tg_dkeys *k, tg_visitproc visit, void *arg);
+
+/* ----------------------------------------------------------------- errors */
+
+TG_INTERNAL void _tg_err_set(tg_errcode code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+TG_INTERNAL void _tg_err_nomem(void);
+TG_INTERNAL void _tg_err_wrong_type(const tg_obj *o, const char *expected);
+
+/* ----------------------------------------------------------- thread state */
+
+/* Eval-breaker bits (docs/threads.md): one word per thread, one load at safepoints. */
+enum {
+    _TG_EB_GIL_DROP   = 1u << 0,   /* another thread wants the GIL */
+    _TG_EB_STW        = 1u << 1,   /* stop the world requested */
+    _TG_EB_GC         = 1u << 2,   /* an automatic collection is due */
+    _TG_EB_MERGE_RC   = 1u << 3,   /* biased counts queued to this thread */
+    _TG_EB_CHAOS      = 1u << 4,
+};
+
+typedef struct _tg_freelist { tg_obj *head; int n; } _tg_freelist;
+
+typedef struct _tg_tstate {
+    uintptr_t          tid;            /* the id objects carry in ob_tid */
+    _Atomic uintptr_t  eval_breaker;
+    _Atomic int        status;         /* _TG_TS_* (sync/) */
+    struct _tg_tstate *next, *prev;    /* the runtime's registry */
+    pthread_t          thread;
+    /* trashcan: deferred deallocations of deep structures */
+    int                dealloc_depth;
+    tg_obj            *trash;
+    /* live-object accounting: summed by tg_live_objects, never a shared counter */
+    int64_t            live_delta;
+    /* free lists of the hot types */
+    _tg_freelist       fl_list, fl_dict, fl_float;
+    _tg_freelist       fl_tuple[_TG_TUPLE_FREELIST_SIZES];
+    /* owned by other modules */
+    void              *alloc_heap;     /* alloc/ */
+    void              *gc_state;       /* gc/ */
+    void              *sync_state;     /* sync/ */
+    tg_critical_section *critical_section;  /* innermost, free-threaded mode */
+    int                gc_count_delta; /* tracked allocations minus deallocations since last sum */
+} _tg_tstate;
+
+enum { _TG_TS_DETACHED = 0, _TG_TS_ATTACHED = 1, _TG_TS_SUSPENDED = 2 };
+
+extern TG_API _Thread_local _tg_tstate *_tg_tls_ts TG_TLS_IE;
+static inline _tg_tstate *_tg_ts(void) { return _tg_tls_ts; }
+
+/* The runtime (one per process). */
+typedef struct _tg_runtime {
+    _Atomic int   initialized;
+    tg_config     config;
+    tg_mode       mode;
+    tg_rc_kind    rc;
+    pthread_mutex_t registry_lock;      /* tstate list, retired counters */
+    _tg_tstate   *threads;              /* attached (and suspended) threads */
+    size_t        nthreads;
+    uintptr_t     next_tid;
+    int64_t       live_retired;         /* live_delta of threads that detached */
+    size_t        live_at_fini;
+} _tg_runtime;
+extern TG_INTERNAL _tg_runtime _tg_rt;
+
+TG_INTERNAL _tg_tstate *_tg_tstate_new(void);
+TG_INTERNAL void _tg_tstate_flush(_tg_tstate *ts);   /* free lists, pending trash */
+
+/* Module life cycle hooks, called by tg_init/tg_fini in this order. */
+TG_INTERNAL int  _tg_types_init(void);      /* runtime/: immortals, interning */
+TG_INTERNAL void _tg_types_fini(void);
+TG_INTERNAL int  _tg_gc_init(void);         /* gc/ */
+TG_INTERNAL void _tg_gc_fini(void);
+
+/* ---------------------------------------------------------- gc interface */
+
+TG_INTERNAL void _tg_gc_track(tg_obj *o);
+TG_INTERNAL void _tg_gc_untrack(tg_obj *o);
+TG_INTERNAL bool _tg_gc_is_tracked(const tg_obj *o);
+/* Called after a tracked-type allocation: may run an automatic collection. */
+TG_INTERNAL void _tg_gc_on_alloc(void);
+TG_INTERNAL void _tg_gc_on_dealloc(void);
+
+/* ------------------------------------------------------- free-list helpers */
+
+static inline tg_obj *_tg_freelist_pop(_tg_freelist *fl)
+{
+    tg_obj *o = fl->head;
+    if (o) { fl->head = *(tg_obj **)(o + 1); fl->n--; }
+    return o;
+}
+static inline bool _tg_freelist_push(_tg_freelist *fl, tg_obj *o, int max)
+{
+    if (fl->n >= max) return false;
+    *(tg_obj **)(o + 1) = fl->head; fl->head = o; fl->n++;
+    return true;
+}
+
+/* ------------------------------------------------------------------ misc */
+
+TG_INTERNAL int64_t _tg_hash_bytes(const void *p, size_t n);
+TG_INTERNAL tg_obj *_tg_str_from_valid(const char *utf8, size_t nbytes, size_t nchars);
+TG_INTERNAL bool    _tg_utf8_check(const char *s, size_t n, size_t *nchars);
+TG_INTERNAL tg_obj *_tg_small_int(int64_t v);  /* NULL outside -5..256 */
+
+#endif
