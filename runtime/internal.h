@@ -51,7 +51,12 @@ enum {
     _TG_TPF_WEAKREFABLE = 1u << 9,
     _TG_TPF_INSTANCE    = 1u << 10,  /* layout _tg_inst: attrs + weaklist + payload */
     _TG_TPF_IMMUTABLE   = 1u << 11,  /* copy/deepcopy return the object itself */
+    _TG_TPF_GCHEAD      = 1u << 12,  /* instances have a gc head (may be tracked) */
 };
+/* Container types: tracked by the collector, with a gc head. Instance types
+   all have a gc head; only those with TG_TYPE_GC (or created by
+   tg_object_new) are tracked. */
+#define _TG_GC_FLAGS (TG_TYPE_GC | _TG_TPF_GCHEAD)
 
 typedef enum {
     _TG_K_NONE, _TG_K_BOOL, _TG_K_INT, _TG_K_FLOAT, _TG_K_STR, _TG_K_BYTES,
@@ -65,7 +70,8 @@ struct tg_type {
     size_t       basicsize;           /* bytes of one instance, header included, gc head excluded */
     unsigned     flags;               /* TG_TYPE_* | _TG_TPF_* */
     _tg_kind     kind;
-    /* the embedder-facing slots (tg_type_spec) */
+    /* the slots of tg_type_spec; for instance types, traverse and clear
+       also cover the attributes and call user_traverse/user_clear */
     int   (*traverse)(tg_obj *self, tg_visitproc visit, void *arg);
     void  (*clear)(tg_obj *self);
     void  (*finalize)(tg_obj *self);
@@ -75,10 +81,14 @@ struct tg_type {
     /* internal slots */
     void  (*destroy)(tg_obj *self);            /* drop references, free buffers (not the object) */
     size_t (*size_of)(const tg_obj *self);     /* tg_sizeof, gc head excluded */
+    void  (*release)(tg_obj *self);            /* return the memory (free list); NULL: _tg_obj_free */
+    int   (*user_traverse)(tg_obj *self, tg_visitproc visit, void *arg);
+    void  (*user_clear)(tg_obj *self);
     char  *owned_name;                         /* embedder types: copy of spec->name */
 };
 
-static inline bool _tg_type_is_gc(const tg_type *t) { return (t->flags & TG_TYPE_GC) != 0; }
+/* Has a gc head (the memory layout), not "is tracked". */
+static inline bool _tg_type_is_gc(const tg_type *t) { return (t->flags & _TG_TPF_GCHEAD) != 0; }
 static inline bool _tg_is_gc(const tg_obj *o) { return _tg_type_is_gc(o->ob_type); }
 static inline _tg_kind _tg_kind_of(const tg_obj *o) { return o->ob_type->kind; }
 
@@ -103,6 +113,8 @@ enum {
     _TG_OBF_ATTRS_OK  = 1u << 5,   /* instance may hold attributes (created by tg_object_new or GC type) */
 };
 
+typedef struct _tg_freelist { tg_obj *head; int n; } _tg_freelist;
+
 /* The collector's 16 bytes in front of each container. The collector documents
    how it reuses the fields during a collection (gc/gc_internal.h). */
 typedef struct _tg_gchead {
@@ -118,6 +130,10 @@ static inline tg_obj *_tg_from_gc(_tg_gchead *g) { return (tg_obj *)(g + 1); }
    tracked yet: constructors call _tg_gc_track once the object is consistent.
    NULL + TG_ERR_NOMEM on failure. */
 TG_INTERNAL tg_obj *_tg_obj_alloc(const tg_type *t, size_t size);
+/* Free lists: _tg_obj_recycle puts a destroyed object on a free list (false if
+   full); _tg_obj_reuse takes one back as a fresh object with one reference. */
+TG_INTERNAL bool _tg_obj_recycle(tg_obj *o, _tg_freelist *fl, int max);
+TG_INTERNAL tg_obj *_tg_obj_reuse(_tg_freelist *fl);
 /* Release the memory of an object whose references are gone (no destroy). */
 TG_INTERNAL void _tg_obj_free(tg_obj *o);
 /* Called when the last reference goes: finalize (once), clear weakrefs, untrack,
@@ -221,8 +237,6 @@ enum {
     _TG_EB_MERGE_RC   = 1u << 3,   /* biased counts queued to this thread */
     _TG_EB_CHAOS      = 1u << 4,
 };
-
-typedef struct _tg_freelist { tg_obj *head; int n; } _tg_freelist;
 
 typedef struct _tg_tstate {
     uintptr_t          tid;            /* the id objects carry in ob_tid */

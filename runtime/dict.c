@@ -1,0 +1,345 @@
+/*
+ * runtime/dict.c — insertion-ordered compact hash tables: dicts, and the
+ * attribute storage of generic objects (both use the _tg_dk_* core).
+ *
+ * A table (_tg_dkeys) is one block: an index array of 2^k slots of 1..8
+ * bytes, then an entry array in insertion order. An index slot holds EMPTY
+ * (-1), DUMMY (-2, a deleted entry: probing continues past it) or the
+ * position of an entry. Probing is CPython's perturbed scheme, which visits
+ * every slot. Deleted entries keep their place (key NULL) until a resize
+ * compacts the table. usable = 2/3 of the slots, so the index is at most 2/3
+ * full and a probe always finds EMPTY.
+ *
+ * Invariant: used (live entries) ≤ nentries (entries written) ≤ usable.
+ *
+ * Comparisons can call an embedder's eq, which might change the table: a
+ * lookup that sees its table replaced after a comparison starts over.
+ */
+#include "runtime/internal.h"
+
+#define DKIX_EMPTY (-1)
+#define DKIX_DUMMY (-2)
+#define PERTURB_SHIFT 5
+#define MIN_LOG2 3
+
+static inline size_t dk_size(const _tg_dkeys *k) { return (size_t)1 << k->log2_size; }
+
+_tg_dentry *_tg_dk_entries(_tg_dkeys *k)
+{
+    return (_tg_dentry *)(k->indices + ((size_t)k->ixbytes << k->log2_size));
+}
+
+static inline int64_t ix_get(const _tg_dkeys *k, size_t i)
+{
+    switch (k->ixbytes) {
+    case 1: return ((const int8_t *)k->indices)[i];
+    case 2: return ((const int16_t *)k->indices)[i];
+    case 4: return ((const int32_t *)k->indices)[i];
+    default: return ((const int64_t *)k->indices)[i];
+    }
+}
+
+static inline void ix_set(_tg_dkeys *k, size_t i, int64_t ix)
+{
+    switch (k->ixbytes) {
+    case 1: ((int8_t *)k->indices)[i] = (int8_t)ix; break;
+    case 2: ((int16_t *)k->indices)[i] = (int16_t)ix; break;
+    case 4: ((int32_t *)k->indices)[i] = (int32_t)ix; break;
+    default: ((int64_t *)k->indices)[i] = ix; break;
+    }
+}
+
+static size_t usable_for(uint8_t log2) { return ((size_t)2 << log2) / 3; }
+
+static size_t dk_bytes(uint8_t log2, uint8_t ixbytes)
+{
+    return sizeof(_tg_dkeys) + ((size_t)ixbytes << log2) + usable_for(log2) * sizeof(_tg_dentry);
+}
+
+size_t _tg_dk_sizeof(const _tg_dkeys *k) { return k ? dk_bytes(k->log2_size, k->ixbytes) : 0; }
+
+static _tg_dkeys *dk_new(uint8_t log2)
+{
+    if (log2 > 40) { _tg_err_set(TG_ERR_OVERFLOW, "dict too large"); return NULL; }
+    uint8_t ixb = log2 < 8 ? 1 : log2 < 16 ? 2 : log2 < 32 ? 4 : 8;
+    _tg_dkeys *k = tg_mem_alloc(dk_bytes(log2, ixb));
+    if (!k) { _tg_err_nomem(); return NULL; }
+    k->log2_size = log2;
+    k->ixbytes = ixb;
+    k->usable = usable_for(log2);
+    k->nentries = 0;
+    memset(k->indices, 0xff, (size_t)ixb << log2);     /* every slot DKIX_EMPTY */
+    return k;
+}
+
+/* Find key: the entry's position, or DKIX_EMPTY; *slot gets the index slot.
+   -2 + *err on a failing comparison; -3 if the table changed under it. */
+static int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
+{
+    _tg_dkeys *k = *kp;
+    _tg_dentry *e = _tg_dk_entries(k);
+    size_t mask = dk_size(k) - 1, i = (size_t)hash & mask;
+    uint64_t perturb = (uint64_t)hash;
+    for (;;) {
+        int64_t ix = ix_get(k, i);
+        if (ix == DKIX_EMPTY) { *slot = i; return DKIX_EMPTY; }
+        if (ix >= 0) {
+            tg_obj *ek = e[ix].key;
+            if (ek == key) { *slot = i; return ix; }
+            if (e[ix].hash == hash) {
+                /* Hold the key: the comparison may drop the entry. */
+                tg_incref(ek);
+                int r = tg_eq(ek, key);
+                tg_decref(ek);
+                if (*kp != k || e[ix].key != ek) return -3;
+                if (r < 0) { *err = 1; return -2; }
+                if (r) { *slot = i; return ix; }
+            }
+        }
+        perturb >>= PERTURB_SHIFT;
+        i = (i * 5 + perturb + 1) & mask;
+    }
+}
+
+static int64_t dk_lookup_stable(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
+{
+    int64_t ix;
+    while ((ix = dk_lookup(kp, key, hash, slot, err)) == -3) {}
+    return ix;
+}
+
+/* An EMPTY slot for hash (the key is known to be absent; no DUMMY reuse,
+   so that lookups of other keys stay correct). */
+static size_t dk_empty_slot(_tg_dkeys *k, int64_t hash)
+{
+    size_t mask = dk_size(k) - 1, i = (size_t)hash & mask;
+    uint64_t perturb = (uint64_t)hash;
+    while (ix_get(k, i) != DKIX_EMPTY) {
+        perturb >>= PERTURB_SHIFT;
+        i = (i * 5 + perturb + 1) & mask;
+    }
+    return i;
+}
+
+/* Rebuild *kp with room for at least `need` live entries, compacting. */
+static int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
+{
+    uint8_t log2 = MIN_LOG2;
+    while (usable_for(log2) < need) log2++;
+    _tg_dkeys *nk = dk_new(log2);
+    if (!nk) return -1;
+    _tg_dkeys *old = *kp;
+    if (old) {
+        _tg_dentry *src = _tg_dk_entries(old), *dst = _tg_dk_entries(nk);
+        size_t j = 0;
+        for (size_t i = 0; i < old->nentries; i++) {
+            if (!src[i].key) continue;
+            dst[j] = src[i];
+            ix_set(nk, dk_empty_slot(nk, src[i].hash), (int64_t)j);
+            j++;
+        }
+        nk->nentries = j;
+        TG_ASSERT2(j == used);
+        tg_mem_free(old);
+    }
+    (void)used;
+    *kp = nk;
+    return 0;
+}
+
+tg_obj *_tg_dk_get(_tg_dkeys *k, tg_obj *key, int64_t hash, int *err)
+{
+    if (!k) return NULL;
+    size_t slot;
+    _tg_dkeys *kk = k;
+    int64_t ix = dk_lookup_stable(&kk, key, hash, &slot, err);
+    return ix >= 0 ? _tg_dk_entries(kk)[ix].value : NULL;
+}
+
+int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
+{
+    size_t slot;
+    int err = 0;
+    if (*kp) {
+        int64_t ix = dk_lookup_stable(kp, key, hash, &slot, &err);
+        if (err) return -1;
+        if (ix >= 0) {
+            _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
+            tg_obj *old = e->value;
+            e->value = _tg_newref(value);
+            tg_decref(old);
+            return 0;
+        }
+    }
+    if (!*kp || (*kp)->nentries == (*kp)->usable) {
+        /* Room for twice the live entries (CPython's GROWTH_RATE of 3x the
+           slots): a table full of deleted entries is compacted instead. */
+        size_t need = *used * 2 < 5 ? 5 : *used * 2;
+        if (dk_resize(kp, *used, need) < 0) return -1;
+    }
+    _tg_dkeys *k = *kp;
+    size_t pos = k->nentries++;
+    _tg_dentry *e = &_tg_dk_entries(k)[pos];
+    e->hash = hash;
+    e->key = _tg_newref(key);
+    e->value = _tg_newref(value);
+    ix_set(k, dk_empty_slot(k, hash), (int64_t)pos);
+    (*used)++;
+    return 0;
+}
+
+int _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash)
+{
+    if (!*kp) return 0;
+    size_t slot;
+    int err = 0;
+    int64_t ix = dk_lookup_stable(kp, key, hash, &slot, &err);
+    if (err) return -1;
+    if (ix < 0) return 0;
+    _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
+    tg_obj *k = e->key, *v = e->value;
+    e->key = e->value = NULL;
+    ix_set(*kp, slot, DKIX_DUMMY);
+    (*used)--;
+    tg_decref(k);
+    tg_decref(v);
+    return 1;
+}
+
+void _tg_dk_free(_tg_dkeys *k)
+{
+    if (!k) return;
+    _tg_dentry *e = _tg_dk_entries(k);
+    for (size_t i = 0; i < k->nentries; i++) {
+        if (e[i].key) { tg_decref(e[i].key); tg_decref(e[i].value); }
+    }
+    tg_mem_free(k);
+}
+
+int _tg_dk_traverse(_tg_dkeys *k, tg_visitproc visit, void *arg)
+{
+    if (!k) return 0;
+    _tg_dentry *e = _tg_dk_entries(k);
+    for (size_t i = 0; i < k->nentries; i++) {
+        if (!e[i].key) continue;
+        int r = visit(e[i].key, arg);
+        if (!r) r = visit(e[i].value, arg);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- dict */
+
+static void dict_destroy(tg_obj *o)
+{
+    _tg_dict *d = (_tg_dict *)o;
+    _tg_dkeys *k = d->keys;
+    d->keys = NULL;
+    d->used = 0;
+    _tg_dk_free(k);
+}
+
+static void dict_release(tg_obj *o)
+{
+    if (!_tg_obj_recycle(o, &_tg_ts()->fl_dict, _TG_DICT_FREELIST_MAX))
+        _tg_obj_free(o);
+}
+
+static int dict_traverse(tg_obj *o, tg_visitproc visit, void *arg)
+{
+    return _tg_dk_traverse(((_tg_dict *)o)->keys, visit, arg);
+}
+
+static size_t dict_sizeof(const tg_obj *o)
+{
+    return sizeof(_tg_dict) + _tg_dk_sizeof(((const _tg_dict *)o)->keys);
+}
+
+tg_type _tg_dict_type = {
+    .name = "dict", .basicsize = sizeof(_tg_dict), .kind = _TG_K_DICT,
+    .flags = _TG_GC_FLAGS | _TG_TPF_BUILTIN,
+    .traverse = dict_traverse, .clear = dict_destroy, .destroy = dict_destroy,
+    .release = dict_release, .size_of = dict_sizeof,
+};
+
+TG_API tg_obj *tg_dict_new(void)
+{
+    _tg_dict *d = (_tg_dict *)_tg_obj_reuse(&_tg_ts()->fl_dict);
+    if (!d && !(d = (_tg_dict *)_tg_obj_alloc(&_tg_dict_type, sizeof(_tg_dict))))
+        return NULL;
+    d->used = 0;
+    d->keys = NULL;
+    _tg_gc_track(&d->base);
+    _tg_gc_on_alloc();
+    return &d->base;
+}
+
+TG_API size_t tg_dict_len(tg_obj *o)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, 0);
+    return ((_tg_dict *)o)->used;
+}
+
+TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, -1);
+    if (!key || !value) { _tg_err_set(TG_ERR_VALUE, "tg_dict_set: NULL key or value"); return -1; }
+    int64_t h = tg_hash(key);
+    if (h == -1) return -1;
+    _tg_dict *d = (_tg_dict *)o;
+    return _tg_dk_set(&d->keys, &d->used, key, h, value);
+}
+
+TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, NULL);
+    if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_get: NULL key"); return NULL; }
+    int64_t h = tg_hash(key);
+    if (h == -1) return NULL;
+    int err = 0;
+    tg_obj *v = _tg_dk_get(((_tg_dict *)o)->keys, key, h, &err);
+    if (v) return _tg_newref(v);
+    if (!err) _tg_err_set(TG_ERR_KEY, "key not found");
+    return NULL;
+}
+
+TG_API int tg_dict_contains(tg_obj *o, tg_obj *key)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, -1);
+    if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_contains: NULL key"); return -1; }
+    int64_t h = tg_hash(key);
+    if (h == -1) return -1;
+    int err = 0;
+    tg_obj *v = _tg_dk_get(((_tg_dict *)o)->keys, key, h, &err);
+    return err ? -1 : v != NULL;
+}
+
+TG_API int tg_dict_del(tg_obj *o, tg_obj *key)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, -1);
+    if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_del: NULL key"); return -1; }
+    int64_t h = tg_hash(key);
+    if (h == -1) return -1;
+    _tg_dict *d = (_tg_dict *)o;
+    int r = _tg_dk_del(&d->keys, &d->used, key, h);
+    if (r == 0) { _tg_err_set(TG_ERR_KEY, "key not found"); return -1; }
+    return r < 0 ? -1 : 0;
+}
+
+TG_API int tg_dict_next(tg_obj *o, size_t *pos, tg_obj **key, tg_obj **value)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, -1);
+    if (!pos) { _tg_err_set(TG_ERR_VALUE, "tg_dict_next: NULL pos"); return -1; }
+    _tg_dkeys *k = ((_tg_dict *)o)->keys;
+    if (!k) return 0;
+    _tg_dentry *e = _tg_dk_entries(k);
+    while (*pos < k->nentries) {
+        size_t i = (*pos)++;
+        if (!e[i].key) continue;
+        if (key) *key = _tg_newref(e[i].key);
+        if (value) *value = _tg_newref(e[i].value);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,223 @@
+/*
+ * runtime/list.c — lists.
+ *
+ * The items live in a separately allocated _tg_items block that carries its
+ * own capacity; growing replaces the block (never reallocs in place), so a
+ * reader holding the old block still sees a consistent (cap, item[]) pair —
+ * the property free-threaded mode's lock-free reads rely on.
+ *
+ * Every mutation is ordered so that a failure changes nothing, and so that
+ * references are dropped only after the list is consistent again (a decref
+ * can run arbitrary finalizers that look at the list).
+ */
+#include "runtime/internal.h"
+
+static void items_free(_tg_items *it) { tg_mem_free(it); }
+
+static _tg_items *items_alloc(size_t cap)
+{
+    if (cap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
+        _tg_err_set(TG_ERR_OVERFLOW, "list too long");
+        return NULL;
+    }
+    _tg_items *it = tg_mem_alloc(sizeof(_tg_items) + cap * sizeof(tg_obj *));
+    if (!it) { _tg_err_nomem(); return NULL; }
+    it->cap = cap;
+    return it;
+}
+
+static void list_destroy(tg_obj *o)
+{
+    _tg_list *l = (_tg_list *)o;
+    _tg_items *it = l->items;
+    size_t n = l->len;
+    l->items = NULL;
+    l->len = 0;
+    if (it) {
+        for (size_t i = 0; i < n; i++) tg_decref(it->item[i]);
+        items_free(it);
+    }
+}
+
+static void list_release(tg_obj *o)
+{
+    if (!_tg_obj_recycle(o, &_tg_ts()->fl_list, _TG_LIST_FREELIST_MAX))
+        _tg_obj_free(o);
+}
+
+static int list_traverse(tg_obj *o, tg_visitproc visit, void *arg)
+{
+    _tg_list *l = (_tg_list *)o;
+    for (size_t i = 0; i < l->len; i++) {
+        int r = visit(l->items->item[i], arg);
+        if (r) return r;
+    }
+    return 0;
+}
+
+static void list_clear_slot(tg_obj *o) { tg_list_clear(o); }
+
+static size_t list_sizeof(const tg_obj *o)
+{
+    const _tg_list *l = (const _tg_list *)o;
+    return sizeof(_tg_list) + (l->items ? sizeof(_tg_items) + l->items->cap * sizeof(tg_obj *) : 0);
+}
+
+tg_type _tg_list_type = {
+    .name = "list", .basicsize = sizeof(_tg_list), .kind = _TG_K_LIST,
+    .flags = _TG_GC_FLAGS | _TG_TPF_BUILTIN,
+    .traverse = list_traverse, .clear = list_clear_slot, .destroy = list_destroy,
+    .release = list_release, .size_of = list_sizeof,
+};
+
+TG_API tg_obj *tg_list_new(size_t capacity_hint)
+{
+    _tg_items *it = NULL;
+    if (capacity_hint && !(it = items_alloc(capacity_hint))) return NULL;
+    _tg_list *l = (_tg_list *)_tg_obj_reuse(&_tg_ts()->fl_list);
+    if (!l && !(l = (_tg_list *)_tg_obj_alloc(&_tg_list_type, sizeof(_tg_list)))) {
+        if (it) items_free(it);
+        return NULL;
+    }
+    l->len = 0;
+    l->items = it;
+    _tg_gc_track(&l->base);
+    _tg_gc_on_alloc();
+    return &l->base;
+}
+
+/* Make room for `need` items; on failure the list is unchanged. CPython's
+   growth pattern: 0, 4, 8, 16, 24, 32, 40, 52, 64, 76, ... */
+static int list_reserve(_tg_list *l, size_t need)
+{
+    size_t cap = l->items ? l->items->cap : 0;
+    if (need <= cap) return 0;
+    size_t ncap = need + (need >> 3) + 6;
+    ncap &= ~(size_t)3;
+    if (ncap < need) ncap = need;
+    _tg_items *nit = items_alloc(ncap);
+    if (!nit) return -1;
+    _tg_items *old = l->items;
+    if (l->len) memcpy(nit->item, old->item, l->len * sizeof(tg_obj *));
+    l->items = nit;
+    if (old) items_free(old);
+    return 0;
+}
+
+TG_API size_t tg_list_len(tg_obj *o)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, 0);
+    return ((_tg_list *)o)->len;
+}
+
+TG_API int tg_list_append(tg_obj *o, tg_obj *item)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, -1);
+    if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_append: NULL item"); return -1; }
+    _tg_list *l = (_tg_list *)o;
+    if (TG_UNLIKELY(!l->items || l->len == l->items->cap) && list_reserve(l, l->len + 1) < 0)
+        return -1;
+    l->items->item[l->len++] = _tg_newref(item);
+    return 0;
+}
+
+static bool normalize_index(ptrdiff_t *i, size_t len)
+{
+    if (*i < 0) *i += (ptrdiff_t)len;
+    return *i >= 0 && (size_t)*i < len;
+}
+
+TG_API tg_obj *tg_list_get(tg_obj *o, ptrdiff_t i)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, NULL);
+    _tg_list *l = (_tg_list *)o;
+    if (!normalize_index(&i, l->len)) {
+        _tg_err_set(TG_ERR_INDEX, "list index out of range");
+        return NULL;
+    }
+    return _tg_newref(l->items->item[i]);
+}
+
+TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, -1);
+    if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_set: NULL item"); return -1; }
+    _tg_list *l = (_tg_list *)o;
+    if (!normalize_index(&i, l->len)) {
+        _tg_err_set(TG_ERR_INDEX, "list assignment index out of range");
+        return -1;
+    }
+    tg_obj *old = l->items->item[i];
+    l->items->item[i] = _tg_newref(item);
+    tg_decref(old);
+    return 0;
+}
+
+TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, -1);
+    if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_insert: NULL item"); return -1; }
+    _tg_list *l = (_tg_list *)o;
+    ptrdiff_t n = (ptrdiff_t)l->len;
+    if (i < 0) { i += n; if (i < 0) i = 0; }
+    if (i > n) i = n;
+    if (list_reserve(l, l->len + 1) < 0) return -1;
+    tg_obj **items = l->items->item;
+    memmove(&items[i + 1], &items[i], (size_t)(n - i) * sizeof(tg_obj *));
+    items[i] = _tg_newref(item);
+    l->len++;
+    return 0;
+}
+
+TG_API tg_obj *tg_list_pop(tg_obj *o, ptrdiff_t i)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, NULL);
+    _tg_list *l = (_tg_list *)o;
+    if (l->len == 0) {
+        _tg_err_set(TG_ERR_INDEX, "pop from empty list");
+        return NULL;
+    }
+    if (!normalize_index(&i, l->len)) {
+        _tg_err_set(TG_ERR_INDEX, "pop index out of range");
+        return NULL;
+    }
+    tg_obj **items = l->items->item;
+    tg_obj *r = items[i];                       /* the list's reference becomes the caller's */
+    memmove(&items[i], &items[i + 1], (l->len - (size_t)i - 1) * sizeof(tg_obj *));
+    l->len--;
+    return r;
+}
+
+TG_API int tg_list_extend(tg_obj *o, tg_obj *other)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, -1);
+    if (!other) { _tg_err_set(TG_ERR_VALUE, "tg_list_extend: NULL argument"); return -1; }
+    _tg_list *l = (_tg_list *)o;
+    tg_obj **src;
+    size_t n;
+    if (_tg_kind_of(other) == _TG_K_LIST) {
+        n = ((_tg_list *)other)->len;
+        src = n ? ((_tg_list *)other)->items->item : NULL;
+    } else if (_tg_kind_of(other) == _TG_K_TUPLE) {
+        n = ((_tg_tuple *)other)->n;
+        src = ((_tg_tuple *)other)->items;
+    } else {
+        _tg_err_set(TG_ERR_TYPE, "tg_list_extend: expected list or tuple, got %s", other->ob_type->name);
+        return -1;
+    }
+    if (n == 0) return 0;
+    if (l->len + n < l->len) { _tg_err_set(TG_ERR_OVERFLOW, "list too long"); return -1; }
+    if (list_reserve(l, l->len + n) < 0) return -1;
+    if (other == o) src = l->items->item;       /* l.extend(l): the (possibly new) array */
+    tg_obj **dst = l->items->item + l->len;
+    for (size_t k = 0; k < n; k++) dst[k] = _tg_newref(src[k]);
+    l->len += n;
+    return 0;
+}
+
+TG_API int tg_list_clear(tg_obj *o)
+{
+    TG_CHECK_KIND(o, _TG_K_LIST, -1);
+    list_destroy(o);                            /* detaches the items first, then decrefs */
+    return 0;
+}

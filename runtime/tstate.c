@@ -1,0 +1,108 @@
+/*
+ * runtime/tstate.c — thread states: attach, detach, the registry, thread-exit
+ * clean-up.
+ *
+ * A thread state exists from tg_thread_attach (or tg_init) to tg_thread_detach
+ * (or the thread's exit, through a pthread key destructor, or tg_fini). The
+ * registry (_tg_rt.threads) lists every thread state, under registry_lock.
+ * Objects created by a thread stay valid after it detaches.
+ */
+#include <pthread.h>
+#include "runtime/internal.h"
+#include "alloc/alloc.h"
+#include "sync/sync.h"
+
+TG_API _Thread_local uintptr_t _tg_tls_tid TG_TLS_IE;
+TG_API _Thread_local _tg_tstate *_tg_tls_ts TG_TLS_IE;
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void detach_current(void);
+
+/* Runs at thread exit for a thread that never detached. */
+static void on_thread_exit(void *arg)
+{
+    if (_tg_tls_ts == arg && atomic_load(&_tg_rt.initialized))
+        detach_current();
+}
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
+
+_tg_tstate *_tg_tstate_new(void)
+{
+    _tg_tstate *ts = calloc(1, sizeof *ts);
+    if (!ts) return NULL;
+    ts->thread = pthread_self();
+    return ts;
+}
+
+static void registry_add(_tg_tstate *ts)
+{
+    pthread_mutex_lock(&_tg_rt.registry_lock);
+    ts->tid = _tg_rt.mode == TG_MODE_GIL ? _TG_TID_GIL : _tg_rt.next_tid++;
+    ts->next = _tg_rt.threads;
+    if (ts->next) ts->next->prev = ts;
+    _tg_rt.threads = ts;
+    _tg_rt.nthreads++;
+    pthread_mutex_unlock(&_tg_rt.registry_lock);
+}
+
+static void registry_remove(_tg_tstate *ts)
+{
+    pthread_mutex_lock(&_tg_rt.registry_lock);
+    if (ts->prev) ts->prev->next = ts->next; else _tg_rt.threads = ts->next;
+    if (ts->next) ts->next->prev = ts->prev;
+    _tg_rt.nthreads--;
+    _tg_rt.live_retired += __atomic_load_n(&ts->live_delta, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&_tg_rt.registry_lock);
+}
+
+int _tg_thread_attach_impl(void)
+{
+    pthread_once(&exit_key_once, make_exit_key);
+    _tg_tstate *ts = _tg_tstate_new();
+    if (!ts) { _tg_err_nomem(); return -1; }
+    registry_add(ts);
+    _tg_tls_ts = ts;
+    _tg_sync_attach(ts);
+    _tg_tls_tid = ts->tid;
+    pthread_setspecific(exit_key, ts);
+    return 0;
+}
+
+TG_API int tg_thread_attach(void)
+{
+    if (!atomic_load(&_tg_rt.initialized)) {
+        _tg_err_set(TG_ERR_STATE, "tg_thread_attach: the runtime is not initialised (call tg_init)");
+        return -1;
+    }
+    if (_tg_tls_ts) {
+        _tg_err_set(TG_ERR_STATE, "tg_thread_attach: this thread is already attached");
+        return -1;
+    }
+    return _tg_thread_attach_impl();
+}
+
+static void detach_current(void)
+{
+    _tg_tstate *ts = _tg_tls_ts;
+    _tg_tstate_flush(ts);
+    _tg_alloc_thread_detach();
+    _tg_tls_tid = 0;
+    _tg_sync_detach(ts);
+    registry_remove(ts);
+    _tg_tls_ts = NULL;
+    pthread_setspecific(exit_key, NULL);
+    free(ts);
+}
+
+TG_API void tg_thread_detach(void)
+{
+    if (!_tg_tls_ts) return;
+    detach_current();
+}
+
+void _tg_thread_detach_impl(void) { if (_tg_tls_ts) detach_current(); }
+
+TG_API int tg_thread_is_attached(void) { return _tg_tls_ts != NULL; }
