@@ -105,11 +105,13 @@ void _tg_obj_make_immortal(tg_obj *o)
 
 /* ------------------------------------------------------ reference counting */
 
+#if TG_DEBUG >= 1
 static TG_COLD void unattached(const tg_obj *o, const char *op)
 {
     _tg_fatal("%s on %s object %p from a thread that is not attached (call tg_thread_attach)",
               op, o->ob_flags & _TG_OBF_DEAD ? "a freed" : o->ob_type->name, (const void *)o);
 }
+#endif
 
 TG_API void _tg_incref_slow(tg_obj *o)
 {
