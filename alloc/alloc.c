@@ -1,26 +1,1298 @@
 /*
- * alloc/alloc.c — temporary seam: the system allocator behind tg_mem_*, with
- * fault injection. Replaced by the pool allocator (issue: allocator).
+ * alloc/alloc.c — tangle's small-object allocator: size classes, pools,
+ * arenas, per-thread heaps, remote frees, abandonment, stats, fault injection.
+ *
+ * Glossary
+ *   block   one allocation of a small request (1..512 bytes), 16-byte classes.
+ *   pool    16 KiB, aligned to 16 KiB; a 128-byte header then blocks of one class.
+ *           The pool of a block is (addr & ~(POOL_SIZE-1)).
+ *   arena   1 MiB, aligned to 1 MiB, committed with mmap inside one reserved
+ *           address range; pool 0 holds the arena header, pools 1..63 are lent
+ *           to heaps. The arena of a pool is (addr & ~(ARENA_SIZE-1)).
+ *   heap    one per thread that allocates (created lazily, _Thread_local):
+ *           lists of the pools it owns, by class, plus a list of full pools.
+ *   large   a request of 0 bytes or more than 512: the system allocator, with
+ *           a 32-byte header that links it into a list so tg_fini can free it.
+ *
+ * Telling a pool block from a large block on free
+ *   All arenas live in one contiguous address range reserved (PROT_NONE,
+ *   MAP_NORESERVE: no memory, no commit charge) the first time the allocator
+ *   runs; its base and length never change afterwards, also across tg_fini. A
+ *   pointer is a pool block iff (p - base) < length: one subtraction and one
+ *   compare against two words of a read-mostly cache line, no table. Rejected:
+ *   (a) reading a magic at p & ~(ARENA_SIZE-1) — for a system block that address
+ *   may be unmapped or hold anything; (b) giving large blocks their own aligned
+ *   mmap — a system call and page faults per 600-byte list array; (c) aligning
+ *   large blocks to 16 KiB so their offset in a "pool" is a tag — glibc's
+ *   memalign then spends up to 16 KiB per block. If the range is ever full,
+ *   small requests are served as large blocks: correct, only slower.
+ *
+ * Who touches what (the rule that makes the fast paths atomic-free)
+ *   pool->free, ->used, ->bump, ->next/prev, ->flags: only the owning heap's
+ *     thread (an abandoned pool: whoever holds the abandoned-list lock; a free
+ *     pool: whoever holds the arena lock). `used`, `cls` and `state` are written
+ *     with relaxed atomic stores so that tg_mem_get_stats may read them.
+ *   pool->thread_free: any thread (atomic). Low 2 bits are the delayed-free
+ *     state, the rest a stack of blocks freed by other threads (_mt paths).
+ *   pool->heap: written by the owner when it adopts/abandons, read by all.
+ *   heap->delayed: any thread pushes, the owner pops all (atomic).
+ *   everything else in a heap: its thread only.
+ *   arenas, the free-slot stack, stats of arenas: the arena lock.
+ *   abandoned pools (one list per class): the abandoned lock.
+ *
+ * Invariants (for a pool owned by heap H, as H's thread sees it)
+ *   used + |free| + uncarved == capacity          (uncarved = (limit - bump) / size)
+ *   |thread_free| + |blocks of the pool in some heap's delayed list| <= used
+ *   live blocks == used - |thread_free| - |delayed blocks of the pool|
+ *   A pool is in exactly one place: H's avail[cls] list, H's full list, H's
+ *   empty cache, the abandoned list of its class, or its arena's free list.
+ *   A pool on a full list has used == capacity and its state is NOTIFY,
+ *   FREEING or (briefly, before its owner un-fulls it) NORMAL.
+ *
+ * The delayed-free protocol (why full pools do not strand remote frees)
+ *   A full pool is not on any list the owner looks at when allocating, so a
+ *   block freed into it by another thread must be announced. When the owner
+ *   moves a pool to its full list it CASes the state NORMAL -> NOTIFY (only if
+ *   no remote block is pending; otherwise it collects those instead). A remote
+ *   freer that finds NOTIFY CASes it to FREEING, pushes its block onto the
+ *   owner heap's `delayed` list (pool->heap cannot change meanwhile: abandoning
+ *   waits for FREEING to clear), then CASes FREEING -> NORMAL; remote freers
+ *   that come while the state is NORMAL or FREEING push onto thread_free. The
+ *   owner drains `delayed` on its allocation slow path and frees those blocks
+ *   as its own, which un-fulls their pools. Before freeing a delayed block the
+ *   owner waits until its pool is not FREEING: the announcer's last touch of
+ *   the pool must happen before the pool can become empty and be unmapped.
+ *   (mimalloc's delayed free, reduced to the states we need.)
+ *
+ * Abandoning (thread exit: pthread key destructor; detach: _tg_alloc_thread_detach)
+ *   1. settle every owned pool: wait out FREEING, turn NOTIFY into NORMAL —
+ *      afterwards nobody pushes onto this heap's delayed list;
+ *   2. drain delayed into the pools; collect each pool's thread_free;
+ *   3. empty pools go to their arena, the others to the abandoned list of their
+ *      class with heap = NULL; any thread that needs a pool of that class adopts
+ *      one (collecting its thread_free) before it takes a fresh pool.
+ *   The heap struct is then recycled for the next thread (never freed, so a
+ *   stale pointer to one is never dangling).
+ *
+ * Memory returns to the OS
+ *   A pool whose last block is freed by its owner goes to the heap's small
+ *   cache of empty pools or, when that is full, back to its arena (kept if it
+ *   is the only pool of its class the heap has, to avoid thrashing). An arena
+ *   whose pools are all free is decommitted (mmap PROT_NONE over it) unless it
+ *   is the only empty arena: one spare is kept, as CPython does.
+ *
+ * Memory orders, one sentence each
+ *   - remote push onto thread_free / delayed: CAS release, so the block's link
+ *     (and the freeing thread's last writes to the block) happen before the
+ *     owner, which takes the list with an acquire CAS/exchange, reads them.
+ *   - NOTIFY -> FREEING: acquire, so the freer's read of pool->heap sees the
+ *     owner that published NOTIFY (the owner set heap before NOTIFY).
+ *   - FREEING -> NORMAL: release, so the push onto heap->delayed happens before
+ *     the owner (acquire load while waiting) treats the pool as settled.
+ *   - pool->heap: release store on adoption / abandonment, relaxed load in the
+ *     owner check (a thread only ever compares it with its own heap, which no
+ *     other thread can store there).
+ *   - stats fields (used, cls, state): relaxed; stats are a racy snapshot.
+ *   - fault injection countdown: relaxed fetch_sub; only the count matters.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "tangle.h"
 #include "alloc/alloc.h"
 
-static _Thread_local long fail_countdown = -1;
+#ifndef TG_DEBUG
+#define TG_DEBUG 0
+#endif
 
-static int should_fail(void)
+#if defined(__SANITIZE_ADDRESS__)
+#  define TG_ALLOC_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define TG_ALLOC_ASAN 1
+#  endif
+#endif
+#ifndef TG_ALLOC_ASAN
+#  define TG_ALLOC_ASAN 0
+#endif
+#if TG_ALLOC_ASAN
+#  include <sanitizer/asan_interface.h>
+#  define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#  define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#  define POISON(p, n)   ((void)(p), (void)(n))
+#  define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+#if TG_ALLOC_VALGRIND
+#  include <valgrind/memcheck.h>
+#  define VG_MALLOCLIKE(p, n) VALGRIND_MALLOCLIKE_BLOCK((p), (n), 0, 0)
+#  define VG_FREELIKE(p)      VALGRIND_FREELIKE_BLOCK((p), 0)
+#  define VG_DEFINED(p, n)    VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#  define VG_UNDEFINED(p, n)  VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#  define VG_NOACCESS(p, n)   VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#else
+#  define VG_MALLOCLIKE(p, n) ((void)(p), (void)(n))
+#  define VG_FREELIKE(p)      ((void)(p))
+#  define VG_DEFINED(p, n)    ((void)(p), (void)(n))
+#  define VG_UNDEFINED(p, n)  ((void)(p), (void)(n))
+#  define VG_NOACCESS(p, n)   ((void)(p), (void)(n))
+#endif
+
+#define NOINLINE __attribute__((noinline))
+#define COLD     __attribute__((cold, noinline))
+#define TLS_IE   __attribute__((tls_model("initial-exec")))
+
+#define POOL_SIZE     TG_ALLOC_POOL_SIZE
+#define ARENA_SIZE    TG_ALLOC_ARENA_SIZE
+#define NCLASSES      TG_ALLOC_NCLASSES
+#define POOL_HDR      128
+#define POOLS_PER_ARENA ((int)(ARENA_SIZE / POOL_SIZE))
+#define ARENA_MAGIC   0x746e67417265614eull      /* "tngArenaN"-ish */
+#define LARGE_MAGIC   0x4c61726765426c6bull
+#define CARVE_BYTES   2048                        /* carve up to this much per refill */
+
+/* ----------------------------------------------------------------- types */
+
+typedef struct block { struct block *next; } block;
+typedef struct heap heap;
+
+/* thread_free state, in the low bits of the word */
+enum { TF_NORMAL = 0, TF_NOTIFY = 1, TF_FREEING = 2, TF_MASK = 3 };
+/* pool->state, for the stats walker */
+enum { PS_FREE = 0, PS_OWNED = 1, PS_ABANDONED = 2, PS_CACHED = 3 };
+/* pool->flags, owner only */
+enum { PF_FULL = 1 };
+
+typedef struct pool {
+    /* cache line 0: the owner's */
+    block        *free;         /* blocks to hand out */
+    uint32_t      used;         /* blocks handed out and not yet collected back */
+    uint16_t      size;         /* block size in bytes */
+    uint8_t       cls;          /* size class */
+    uint8_t       flags;        /* PF_* */
+    char         *bump;         /* next uncarved byte */
+    char         *limit;        /* end of the last whole block */
+    struct pool  *next, *prev;  /* the list the pool is on */
+    heap         *heap;         /* owner; NULL when abandoned or free (atomic) */
+    uint16_t      capacity;
+    uint8_t       state;        /* PS_* (relaxed atomic) */
+    uint8_t       _pad0[5];
+    /* cache line 1: written by other threads */
+    uintptr_t     thread_free __attribute__((aligned(64)));  /* block stack | TF_* */
+    uint8_t       _pad1[56];
+} pool;
+_Static_assert(sizeof(pool) == POOL_HDR, "pool header is two cache lines");
+
+typedef struct arena {
+    uint64_t      magic;
+    uint32_t      nfree;        /* pools on the free list or never used */
+    uint32_t      nfresh;       /* pools never used: [POOLS_PER_ARENA - nfresh, POOLS_PER_ARENA) */
+    pool         *free_pools;   /* pools returned (linked by next) */
+    struct arena *next, *prev;  /* all committed arenas */
+    struct arena *unext, *uprev;/* arenas with a free pool */
+    bool          usable;
+} arena;
+
+struct heap {
+    pool         *avail[NCLASSES];  /* pools with (maybe) free blocks; head = current */
+    pool         *full;             /* pools that were full (any class) */
+    pool         *cache;            /* empty pools kept for reuse */
+    int           ncache;
+    uintptr_t     delayed;          /* blocks freed into full pools by others (atomic) */
+    heap         *next_all;         /* every heap ever made */
+    heap         *next_free;        /* recycled heaps */
+    bool          live;             /* owned by a thread */
+};
+
+/* --------------------------------------------------------------- globals */
+
+/* The empty pool and heap every thread starts with: the fast paths find no
+   block and no owner match without testing for NULL. */
+static pool empty_pool;
+static heap empty_heap = { .avail = {
+#define E4 &empty_pool, &empty_pool, &empty_pool, &empty_pool
+    E4, E4, E4, E4, E4, E4, E4, E4
+#undef E4
+} };
+_Static_assert(NCLASSES == 32, "empty_heap initialiser");
+
+static _Thread_local heap *tls_heap TLS_IE = &empty_heap;
+
+/* Read on every free; written once. */
+static struct {
+    uintptr_t base, length;
+} region __attribute__((aligned(64)));
+
+static int fail_armed;            /* read on every allocation (relaxed) */
+static long fail_countdown = -1;
+
+static struct {
+    pthread_mutex_t lock;
+    size_t   nslots, next_slot;   /* arena slots in the region; bump index */
+    uint32_t *free_slots;         /* stack of decommitted slot indexes */
+    size_t   nfree_slots;
+    arena   *all, *usable;
+    size_t   narenas, peak, nempty;
+    size_t   mapped_total, released_total;
+    size_t   pools_in_use;
+    bool     reserve_failed;
+} ar = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct {
+    pthread_mutex_t lock;
+    pool   *list[NCLASSES];
+    size_t  count[NCLASSES];      /* read without the lock (relaxed) */
+} ab = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+typedef struct large_hdr {
+    struct large_hdr *next, *prev;
+    size_t size;
+    uint64_t magic;
+} large_hdr;
+static struct {
+    pthread_mutex_t lock;
+    large_hdr head;               /* circular list */
+    size_t    n, bytes;
+} lg = { .lock = PTHREAD_MUTEX_INITIALIZER, .head = { &lg.head, &lg.head, 0, 0 } };
+
+static struct {
+    pthread_mutex_t lock;
+    heap   *all, *recycled;
+    pthread_key_t key;
+} hp = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static pthread_once_t hp_once = PTHREAD_ONCE_INIT;
+static pid_t forked_pid;          /* the child pid the fork logic already ran in */
+
+static _tg_alloc_counters counters;   /* relaxed atomic increments */
+#define COUNT(field) __atomic_fetch_add(&counters.field, 1, __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------ small helpers */
+
+static inline size_t class_of(size_t n) { return (n - 1) >> 4; }
+static inline size_t class_size(size_t c) { return (c + 1) * TG_ALLOC_GRAIN; }
+static inline pool *pool_of(const void *p) { return (pool *)((uintptr_t)p & ~(uintptr_t)(POOL_SIZE - 1)); }
+static inline arena *arena_of(const void *p) { return (arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1)); }
+static inline bool in_region(const void *p)
 {
-    if (fail_countdown < 0) return 0;
-    if (fail_countdown-- == 0) return 1;
+    return (uintptr_t)p - region.base < region.length;
+}
+static inline void set_used(pool *p, uint32_t v) { __atomic_store_n(&p->used, v, __ATOMIC_RELAXED); }
+static inline heap *pool_heap_relaxed(pool *p) { return __atomic_load_n(&p->heap, __ATOMIC_RELAXED); }
+static inline void cpu_relax(int *spins)
+{
+    if (++*spins < 64) __builtin_ia32_pause();
+    else sched_yield();
+}
+
+/* Free-list links live inside free blocks, which are poisoned (ASan) or
+   no-access (valgrind): the allocator opens the 8 link bytes around each use. */
+static inline block *link_get(block *b)
+{
+    UNPOISON(b, sizeof(block)); VG_DEFINED(b, sizeof(block));
+    block *n = b->next;
+    POISON(b, sizeof(block)); VG_NOACCESS(b, sizeof(block));
+    return n;
+}
+static inline void link_set(block *b, block *n)
+{
+    UNPOISON(b, sizeof(block)); VG_UNDEFINED(b, sizeof(block));
+    b->next = n;
+    POISON(b, sizeof(block)); VG_NOACCESS(b, sizeof(block));
+}
+/* The block becomes the caller's / stops being the caller's. */
+static inline void *block_give(block *b, size_t size)
+{
+    UNPOISON(b, size); VG_MALLOCLIKE(b, size);
+    return b;
+}
+static inline void block_take(block *b, size_t size)
+{
+    POISON(b, size); VG_FREELIKE(b);
+}
+
+/* ------------------------------------------------------ pool lists (owner) */
+
+static inline void list_push(pool **head, pool *p)
+{
+    p->prev = NULL; p->next = *head;
+    if (*head) (*head)->prev = p;
+    *head = p;
+}
+static inline void list_remove(pool **head, pool *p)
+{
+    if (p->prev) p->prev->next = p->next; else *head = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+}
+/* avail lists end in empty_pool, not NULL (the fast path never tests NULL) */
+static inline void avail_push(heap *h, pool *p)
+{
+    pool **head = &h->avail[p->cls];
+    p->prev = NULL;
+    if (*head != &empty_pool) { p->next = *head; (*head)->prev = p; }
+    else p->next = NULL;
+    *head = p;
+}
+static inline void avail_remove(heap *h, pool *p)
+{
+    pool **head = &h->avail[p->cls];
+    if (p->prev) p->prev->next = p->next;
+    else *head = p->next ? p->next : &empty_pool;
+    if (p->next) p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+}
+
+/* ------------------------------------------------------- thread_free (_mt) */
+
+/* Owner (or abandoned-list holder): take every remotely freed block of p and put
+   it on p->free. Returns how many. */
+static size_t collect_thread_free(pool *p)
+{
+    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
+    do {
+        if ((cur & ~(uintptr_t)TF_MASK) == 0) return 0;
+    } while (!__atomic_compare_exchange_n(&p->thread_free, &cur, cur & TF_MASK, true,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+    block *b = (block *)(cur & ~(uintptr_t)TF_MASK);
+    block *first = b, *last = b;
+    size_t n = 1;
+    for (block *nx; (nx = link_get(last)) != NULL; last = nx) n++;
+    link_set(last, p->free);
+    p->free = first;
+    set_used(p, p->used - (uint32_t)n);
+    return n;
+}
+
+/* Owner: the pool has no free block; announce that remote frees must notify us.
+   Fails (returns false) if remote blocks are pending: collect them instead. */
+static bool mark_full(pool *p)
+{
+    uintptr_t expect = TF_NORMAL;
+    return __atomic_compare_exchange_n(&p->thread_free, &expect, (uintptr_t)TF_NOTIFY, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Owner: the pool left the full list; remote frees need not notify any more.
+   A FREEING state is left alone: its freer turns it to NORMAL itself. */
+static void clear_notify(pool *p)
+{
+    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
+    while ((cur & TF_MASK) == TF_NOTIFY) {
+        if (__atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+/* Wait until no remote freer is between announcing a block and finishing with p. */
+static void wait_not_freeing(pool *p)
+{
+    int spins = 0;
+    while ((__atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE) & TF_MASK) == TF_FREEING)
+        cpu_relax(&spins);
+}
+
+/* Another thread frees b, which belongs to p. */
+static NOINLINE void free_remote_mt(pool *p, block *b)
+{
+    COUNT(remote_frees);
+    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
+    for (;;) {
+        if ((cur & TF_MASK) == TF_NOTIFY) {
+            if (!__atomic_compare_exchange_n(&p->thread_free, &cur,
+                                             (cur & ~(uintptr_t)TF_MASK) | TF_FREEING, true,
+                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                continue;
+            /* The owner cannot abandon p while it is FREEING. */
+            heap *h = __atomic_load_n(&p->heap, __ATOMIC_ACQUIRE);
+            uintptr_t d = __atomic_load_n(&h->delayed, __ATOMIC_RELAXED);
+            do link_set(b, (block *)d);
+            while (!__atomic_compare_exchange_n(&h->delayed, &d, (uintptr_t)b, true,
+                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+            COUNT(delayed_frees);
+            cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
+            while (!__atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
+                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+                ;
+            return;   /* p must not be touched after this: it may be unmapped */
+        }
+        link_set(b, (block *)(cur & ~(uintptr_t)TF_MASK));
+        if (__atomic_compare_exchange_n(&p->thread_free, &cur, (uintptr_t)b | (cur & TF_MASK), true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+/* ------------------------------------------------------------- arenas */
+
+static void arena_usable_add(arena *a)
+{
+    if (a->usable) return;
+    a->usable = true; a->uprev = NULL; a->unext = ar.usable;
+    if (ar.usable) ar.usable->uprev = a;
+    ar.usable = a;
+}
+static void arena_usable_remove(arena *a)
+{
+    if (!a->usable) return;
+    a->usable = false;
+    if (a->uprev) a->uprev->unext = a->unext; else ar.usable = a->unext;
+    if (a->unext) a->unext->uprev = a->uprev;
+}
+
+/* Reserve the region once. Called with ar.lock held. */
+static bool region_reserve(void)
+{
+    if (region.length) return true;
+    if (ar.reserve_failed) return false;
+    for (size_t want = TG_ALLOC_RESERVE; want >= ((size_t)64 << 20); want /= 2) {
+        size_t len = want + ARENA_SIZE;          /* slack to align the base */
+        char *m = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) continue;
+        uintptr_t base = ((uintptr_t)m + ARENA_SIZE - 1) & ~(uintptr_t)(ARENA_SIZE - 1);
+        ar.nslots = want / ARENA_SIZE;
+        ar.free_slots = mmap(NULL, ar.nslots * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (ar.free_slots == MAP_FAILED) { munmap(m, len); ar.free_slots = NULL; continue; }
+        __atomic_store_n(&region.base, base, __ATOMIC_RELAXED);
+        __atomic_store_n(&region.length, want, __ATOMIC_RELEASE);
+        return true;
+    }
+    ar.reserve_failed = true;
+    return false;
+}
+
+/* A fresh committed arena, or NULL. ar.lock held. */
+static arena *arena_new(void)
+{
+    if (!region_reserve()) return NULL;
+    size_t slot;
+    if (ar.nfree_slots) slot = ar.free_slots[--ar.nfree_slots];
+    else if (ar.next_slot < ar.nslots) slot = ar.next_slot++;
+    else return NULL;
+    char *addr = (char *)region.base + slot * ARENA_SIZE;
+    if (mmap(addr, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+        == MAP_FAILED) {
+        ar.free_slots[ar.nfree_slots++] = (uint32_t)slot;
+        return NULL;
+    }
+    UNPOISON(addr, ARENA_SIZE);
+    arena *a = (arena *)addr;
+    a->magic = ARENA_MAGIC;
+    a->nfree = a->nfresh = POOLS_PER_ARENA - 1;
+    a->free_pools = NULL;
+    a->usable = false;
+    a->prev = NULL; a->next = ar.all;
+    if (ar.all) ar.all->prev = a;
+    ar.all = a;
+    arena_usable_add(a);
+    ar.narenas++; ar.nempty++;
+    if (ar.narenas > ar.peak) ar.peak = ar.narenas;
+    ar.mapped_total++;
+    return a;
+}
+
+/* Give an empty arena back to the OS. ar.lock held. */
+static void arena_release(arena *a)
+{
+    arena_usable_remove(a);
+    if (a->prev) a->prev->next = a->next; else ar.all = a->next;
+    if (a->next) a->next->prev = a->prev;
+    ar.narenas--; ar.released_total++;
+    size_t slot = ((uintptr_t)a - region.base) / ARENA_SIZE;
+    UNPOISON(a, ARENA_SIZE);
+    /* mmap over it: the pages go away, the address range stays reserved */
+    mmap(a, ARENA_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    ar.free_slots[ar.nfree_slots++] = (uint32_t)slot;
+}
+
+/* A free pool from some arena, or NULL. ar.lock held. */
+static pool *arena_take_pool(void)
+{
+    arena *a = ar.usable;
+    if (!a && !(a = arena_new())) return NULL;
+    if (a->nfree == POOLS_PER_ARENA - 1) ar.nempty--;
+    pool *p;
+    if (a->free_pools) { p = a->free_pools; a->free_pools = p->next; }
+    else p = (pool *)((char *)a + (size_t)(POOLS_PER_ARENA - a->nfresh--) * POOL_SIZE);
+    if (--a->nfree == 0) arena_usable_remove(a);
+    ar.pools_in_use++;
+    return p;
+}
+
+/* ar.lock held. */
+static void arena_put_pool(pool *p)
+{
+    arena *a = arena_of(p);
+    __atomic_store_n(&p->state, PS_FREE, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->heap, NULL, __ATOMIC_RELAXED);
+    p->thread_free = 0;
+    UNPOISON(p, POOL_SIZE);
+    p->next = a->free_pools; a->free_pools = p;
+    ar.pools_in_use--;
+    if (a->nfree++ == 0) arena_usable_add(a);
+    if (a->nfree == POOLS_PER_ARENA - 1) {
+        if (ar.nempty >= 1) arena_release(a);   /* keep exactly one spare */
+        else ar.nempty++;
+    }
+}
+
+/* ------------------------------------------------------------- pools */
+
+/* Make p (fresh from an arena or a cache) a pool of class c owned by h. */
+static void pool_init(pool *p, heap *h, size_t c)
+{
+    size_t size = class_size(c);
+    UNPOISON(p, POOL_HDR);
+    p->free = NULL;
+    set_used(p, 0);
+    __atomic_store_n(&p->size, (uint16_t)size, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->cls, (uint8_t)c, __ATOMIC_RELAXED);
+    p->flags = 0;
+    p->capacity = (uint16_t)((POOL_SIZE - POOL_HDR) / size);
+    p->bump = (char *)p + POOL_HDR;
+    p->limit = p->bump + (size_t)p->capacity * size;
+    p->next = p->prev = NULL;
+    __atomic_store_n(&p->thread_free, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->heap, h, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->state, PS_OWNED, __ATOMIC_RELAXED);
+    POISON((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
+    VG_NOACCESS((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
+}
+
+/* Carve a batch of blocks from the pool's uncarved tail onto its free list. */
+static void pool_carve(pool *p)
+{
+    size_t size = p->size;
+    size_t n = (size_t)(p->limit - p->bump) / size;
+    size_t batch = CARVE_BYTES / size;
+    if (batch < 4) batch = 4;
+    if (n > batch) n = batch;
+    block *head = p->free;
+    char *end = p->bump + n * size;
+    for (char *q = end - size; q >= p->bump; q -= size) {
+        link_set((block *)q, head);
+        head = (block *)q;
+    }
+    p->bump = end;
+    p->free = head;
+}
+
+/* An empty pool leaves heap h: to its cache or its arena. */
+static void pool_retire(heap *h, pool *p)
+{
+    if (h && h->ncache < TG_ALLOC_HEAP_CACHE) {
+        __atomic_store_n(&p->state, PS_CACHED, __ATOMIC_RELAXED);
+        p->next = h->cache; h->cache = p; h->ncache++;
+        return;
+    }
+    pthread_mutex_lock(&ar.lock);
+    arena_put_pool(p);
+    pthread_mutex_unlock(&ar.lock);
+}
+
+/* An abandoned pool of class c, now owned by h, or NULL. */
+static pool *pool_adopt(heap *h, size_t c)
+{
+    if (__atomic_load_n(&ab.count[c], __ATOMIC_RELAXED) == 0) return NULL;
+    pthread_mutex_lock(&ab.lock);
+    pool *p = ab.list[c];
+    if (p) {
+        list_remove(&ab.list[c], p);
+        __atomic_store_n(&ab.count[c], ab.count[c] - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&ab.lock);
+    if (!p) return NULL;
+    __atomic_store_n(&p->heap, h, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->state, PS_OWNED, __ATOMIC_RELAXED);
+    p->flags = 0;
+    collect_thread_free(p);
+    COUNT(pools_adopted);
+    return p;
+}
+
+/* A pool of class c for h: its cache, an abandoned pool, an arena. */
+static pool *pool_acquire(heap *h, size_t c)
+{
+    pool *p = pool_adopt(h, c);
+    if (p) return p;
+    if (h->cache) {
+        p = h->cache; h->cache = p->next; h->ncache--;
+        pool_init(p, h, c);
+        return p;
+    }
+    pthread_mutex_lock(&ar.lock);
+    p = arena_take_pool();
+    pthread_mutex_unlock(&ar.lock);
+    if (!p) {
+        /* region exhausted or mmap failed: free empty abandoned pools and retry */
+        if (_tg_alloc_collect() == 0) return NULL;
+        pthread_mutex_lock(&ar.lock);
+        p = arena_take_pool();
+        pthread_mutex_unlock(&ar.lock);
+        if (!p) return NULL;
+    }
+    pool_init(p, h, c);
+    return p;
+}
+
+/* ------------------------------------------------------------- owner frees */
+
+/* After b went onto p->free by its owner: the pool was full or is now empty. */
+static NOINLINE void free_owner_slow(heap *h, pool *p)
+{
+    if (p->flags & PF_FULL) {
+        p->flags &= (uint8_t)~PF_FULL;
+        list_remove(&h->full, p);
+        avail_push(h, p);
+        clear_notify(p);
+    }
+    if (p->used == 0 && !(h->avail[p->cls] == p && p->next == NULL)) {
+        /* empty and not the heap's only pool of the class */
+        wait_not_freeing(p);
+        avail_remove(h, p);
+        pool_retire(h, p);
+    }
+}
+
+static inline void free_owner(heap *h, pool *p, block *b)
+{
+    uint32_t u = p->used - 1;
+    link_set(b, p->free);
+    p->free = b;
+    set_used(p, u);
+    if (TG_UNLIKELY(u == 0 || (p->flags & PF_FULL)))
+        free_owner_slow(h, p);
+}
+
+/* Free the blocks other threads announced on h->delayed (h is ours). */
+static size_t drain_delayed(heap *h)
+{
+    if (__atomic_load_n(&h->delayed, __ATOMIC_RELAXED) == 0) return 0;
+    block *b = (block *)__atomic_exchange_n(&h->delayed, 0, __ATOMIC_ACQUIRE);
+    size_t n = 0;
+    while (b) {
+        block *nx = link_get(b);
+        pool *p = pool_of(b);
+        wait_not_freeing(p);
+        free_owner(h, p, b);
+        b = nx; n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------- large blocks */
+
+static void *large_alloc(size_t n)
+{
+    if (n > SIZE_MAX - sizeof(large_hdr)) return NULL;
+    large_hdr *hd = malloc(sizeof(large_hdr) + n);
+    if (!hd) return NULL;
+    hd->size = n; hd->magic = LARGE_MAGIC;
+    pthread_mutex_lock(&lg.lock);
+    hd->prev = &lg.head; hd->next = lg.head.next;
+    lg.head.next->prev = hd; lg.head.next = hd;
+    lg.n++; lg.bytes += n;
+    pthread_mutex_unlock(&lg.lock);
+    return hd + 1;
+}
+
+static inline large_hdr *large_hdr_of(void *p)
+{
+    large_hdr *hd = (large_hdr *)p - 1;
+    if (TG_DEBUG >= 1 && hd->magic != LARGE_MAGIC) {
+        fprintf(stderr, "tangle: tg_mem_free(%p): not a tangle block (bad header)\n", p);
+        abort();
+    }
+    return hd;
+}
+
+static void large_free(void *p)
+{
+    large_hdr *hd = large_hdr_of(p);
+    pthread_mutex_lock(&lg.lock);
+    hd->prev->next = hd->next; hd->next->prev = hd->prev;
+    lg.n--; lg.bytes -= hd->size;
+    pthread_mutex_unlock(&lg.lock);
+    hd->magic = 0;
+    free(hd);
+}
+
+/* NULL if the system allocator fails (p is then untouched and still listed). */
+static void *large_realloc(void *p, size_t n)
+{
+    large_hdr *hd = large_hdr_of(p);
+    if (n > SIZE_MAX - sizeof(large_hdr)) return NULL;
+    /* unlinked while realloc may move it; relinked whatever happens */
+    pthread_mutex_lock(&lg.lock);
+    hd->prev->next = hd->next; hd->next->prev = hd->prev;
+    pthread_mutex_unlock(&lg.lock);
+    size_t old = hd->size;
+    large_hdr *nh = realloc(hd, sizeof(large_hdr) + n);
+    bool ok = nh != NULL;
+    if (ok) nh->size = n; else nh = hd;
+    pthread_mutex_lock(&lg.lock);
+    nh->prev = &lg.head; nh->next = lg.head.next;
+    lg.head.next->prev = nh; lg.head.next = nh;
+    lg.bytes = lg.bytes - old + nh->size;
+    pthread_mutex_unlock(&lg.lock);
+    return ok ? nh + 1 : NULL;
+}
+
+/* ------------------------------------------------------------- heaps */
+
+static void heap_abandon(heap *h);
+
+static void key_destructor(void *v)
+{
+    heap *h = v;
+    if (h && h->live) heap_abandon(h);
+    if (tls_heap == h) tls_heap = &empty_heap;
+}
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void heaps_once(void)
+{
+    pthread_key_create(&hp.key, key_destructor);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void heap_reset(heap *h)
+{
+    for (int c = 0; c < NCLASSES; c++) h->avail[c] = &empty_pool;
+    h->full = NULL; h->cache = NULL; h->ncache = 0;
+    __atomic_store_n(&h->delayed, 0, __ATOMIC_RELAXED);
+}
+
+static COLD heap *heap_create(void)
+{
+    pthread_once(&hp_once, heaps_once);
+    pthread_mutex_lock(&hp.lock);
+    heap *h = hp.recycled;
+    if (h) hp.recycled = h->next_free;
+    pthread_mutex_unlock(&hp.lock);
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h) return NULL;
+        pthread_mutex_lock(&hp.lock);
+        h->next_all = hp.all; hp.all = h;
+        pthread_mutex_unlock(&hp.lock);
+    }
+    heap_reset(h);
+    h->live = true;
+    tls_heap = h;
+    pthread_setspecific(hp.key, h);
+    return h;
+}
+
+/* Wait out FREEING, turn NOTIFY into NORMAL: after this no remote freer will
+   push onto the owner's delayed list for p. */
+static void pool_settle(pool *p)
+{
+    int spins = 0;
+    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((cur & TF_MASK) == TF_FREEING) {
+            cpu_relax(&spins);
+            cur = __atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE);
+        } else if ((cur & TF_MASK) == TF_NOTIFY) {
+            __atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        } else return;
+    }
+}
+
+/* Hand pool p (no longer on any heap list) over: arena if empty, else abandoned. */
+static void pool_abandon(pool *p)
+{
+    collect_thread_free(p);
+    p->flags = 0;
+    if (p->used == 0) {
+        pthread_mutex_lock(&ar.lock);
+        arena_put_pool(p);
+        pthread_mutex_unlock(&ar.lock);
+        return;
+    }
+    __atomic_store_n(&p->state, PS_ABANDONED, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->heap, NULL, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&ab.lock);
+    list_push(&ab.list[p->cls], p);
+    __atomic_store_n(&ab.count[p->cls], ab.count[p->cls] + 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&ab.lock);
+    COUNT(pools_abandoned);
+}
+
+/* Move every pool of h to the abandoned lists (or its arena). `settle`: false
+   in a fork child, where no other thread exists to finish a FREEING. */
+static void heap_release_pools(heap *h, bool settle)
+{
+    for (int c = 0; c < NCLASSES; c++)
+        for (pool *p = h->avail[c]; p != &empty_pool && p; p = p->next)
+            if (settle) pool_settle(p); else p->thread_free &= ~(uintptr_t)TF_MASK;
+    for (pool *p = h->full; p; p = p->next)
+        if (settle) pool_settle(p); else p->thread_free &= ~(uintptr_t)TF_MASK;
+    /* nobody pushes onto h->delayed any more: free its blocks into their pools */
+    block *b = (block *)__atomic_exchange_n(&h->delayed, 0, __ATOMIC_ACQUIRE);
+    while (b) {
+        block *nx = link_get(b);
+        pool *p = pool_of(b);
+        link_set(b, p->free); p->free = b; set_used(p, p->used - 1);
+        b = nx;
+    }
+    for (int c = 0; c < NCLASSES; c++) {
+        pool *p = h->avail[c];
+        while (p != &empty_pool && p) { pool *nx = p->next; pool_abandon(p); p = nx; }
+    }
+    for (pool *p = h->full, *nx; p; p = nx) { nx = p->next; pool_abandon(p); }
+    if (h->cache) {
+        pthread_mutex_lock(&ar.lock);
+        for (pool *p = h->cache, *nx; p; p = nx) { nx = p->next; arena_put_pool(p); }
+        pthread_mutex_unlock(&ar.lock);
+    }
+    heap_reset(h);
+}
+
+static void heap_abandon(heap *h)
+{
+    heap_release_pools(h, true);
+    h->live = false;
+    pthread_mutex_lock(&hp.lock);
+    h->next_free = hp.recycled; hp.recycled = h;
+    pthread_mutex_unlock(&hp.lock);
+}
+
+/* ------------------------------------------------------------- fault injection */
+
+void _tg_alloc_fault_breakpoint(void) { __asm__ volatile("" ::: "memory"); }
+
+static bool should_fail(void)
+{
+    if (!__atomic_load_n(&fail_armed, __ATOMIC_RELAXED)) return false;
+    long v = __atomic_fetch_sub(&fail_countdown, 1, __ATOMIC_RELAXED);
+    if (v != 0) return false;
+    __atomic_store_n(&fail_armed, 0, __ATOMIC_RELAXED);
+    COUNT(faults_injected);
+    _tg_alloc_fault_breakpoint();
+    return true;
+}
+
+TG_API void tg_mem_fail_after(long n)
+{
+    __atomic_store_n(&fail_armed, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fail_countdown, n < 0 ? -1 : n, __ATOMIC_RELAXED);
+    if (n >= 0) __atomic_store_n(&fail_armed, 1, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------- allocation */
+
+/* A block of class c for heap h, or NULL when no pool can be had. */
+static block *heap_refill(heap *h, size_t c)
+{
+    for (;;) {
+        pool *p = h->avail[c];
+        if (p != &empty_pool) {
+            if (p->free) goto pop;
+            if (p->bump < p->limit) { pool_carve(p); goto pop; }
+            if (collect_thread_free(p)) goto pop;
+            if (!mark_full(p)) { wait_not_freeing(p); continue; }  /* a remote free came in */
+            avail_remove(h, p);
+            p->flags |= PF_FULL;
+            list_push(&h->full, p);
+            continue;
+        }
+        if (drain_delayed(h) && h->avail[c] != &empty_pool) continue;
+        p = pool_acquire(h, c);
+        if (!p) return NULL;
+        avail_push(h, p);
+        continue;
+    pop:;
+        block *b = p->free;
+        p->free = link_get(b);
+        set_used(p, p->used + 1);
+        return b;
+    }
+}
+
+/* Any request, no fault injection. */
+static void *alloc_nocheck(size_t n)
+{
+    if (n - 1 >= TG_ALLOC_SMALL_MAX) return large_alloc(n);
+    heap *h = tls_heap;
+    if (h == &empty_heap && !(h = heap_create())) return large_alloc(n);
+    size_t c = class_of(n);
+    block *b = heap_refill(h, c);
+    if (!b) return large_alloc(n);          /* no pool to be had: system allocator */
+    return block_give(b, class_size(c));
+}
+
+static NOINLINE void *alloc_slow(size_t n)
+{
+    if (should_fail()) return NULL;
+    return alloc_nocheck(n);
+}
+
+/* The fast path: a TLS load, an indexed load, a pop. */
+TG_API void *tg_mem_alloc(size_t n)
+{
+    if (TG_LIKELY(n - 1 < TG_ALLOC_SMALL_MAX) && TG_LIKELY(!__atomic_load_n(&fail_armed, __ATOMIC_RELAXED))) {
+        heap *h = tls_heap;
+        pool *p = h->avail[class_of(n)];
+        block *b = p->free;
+        if (TG_LIKELY(b != NULL)) {
+            p->free = link_get(b);
+            set_used(p, p->used + 1);
+            return block_give(b, p->size);
+        }
+    }
+    return alloc_slow(n);
+}
+
+static NOINLINE void free_slow(void *ptr)
+{
+    if (ptr == NULL) return;
+    large_free(ptr);
+}
+
+TG_API void tg_mem_free(void *ptr)
+{
+    if (TG_LIKELY(in_region(ptr))) {
+        pool *p = pool_of(ptr);
+        block *b = ptr;
+        if (TG_DEBUG >= 1 && TG_UNLIKELY(__atomic_load_n(&p->state, __ATOMIC_RELAXED) == PS_FREE
+                                         || ((char *)b - (char *)p - POOL_HDR) % p->size != 0)) {
+            fprintf(stderr, "tangle: tg_mem_free(%p): not an allocated block\n", ptr);
+            abort();
+        }
+        block_take(b, p->size);
+        heap *h = tls_heap;
+        if (TG_LIKELY(pool_heap_relaxed(p) == h)) {
+            free_owner(h, p, b);
+            return;
+        }
+        free_remote_mt(p, b);
+        return;
+    }
+    free_slow(ptr);
+}
+
+size_t _tg_alloc_usable_size(const void *p)
+{
+    if (in_region(p)) return pool_of(p)->size;
+    return large_hdr_of((void *)p)->size;
+}
+
+int _tg_alloc_is_pool_block(const void *p) { return p && in_region(p); }
+
+TG_API void *tg_mem_realloc(void *p, size_t n)
+{
+    if (p == NULL) return tg_mem_alloc(n);
+    if (should_fail()) return NULL;
+    if (in_region(p)) {
+        size_t old = pool_of(p)->size;
+        if (n != 0 && n <= old && n > old - TG_ALLOC_GRAIN) return p;   /* same class */
+        void *q = alloc_nocheck(n);
+        if (!q) return NULL;
+        memcpy(q, p, n < old ? n : old);
+        tg_mem_free(p);
+        return q;
+    }
+    large_hdr *hd = large_hdr_of(p);
+    if (n != 0 && n <= TG_ALLOC_SMALL_MAX) {               /* large -> pool */
+        void *q = alloc_nocheck(n);
+        if (!q) return NULL;
+        memcpy(q, p, n < hd->size ? n : hd->size);
+        large_free(p);
+        return q;
+    }
+    return large_realloc(p, n);
+}
+
+/* ------------------------------------------------------------- collection */
+
+size_t _tg_alloc_collect(void)
+{
+    size_t returned = 0;
+    heap *h = tls_heap;
+    if (h != &empty_heap) {
+        drain_delayed(h);
+        for (int c = 0; c < NCLASSES; c++) {
+            for (pool *p = h->avail[c], *nx; p != &empty_pool && p; p = nx) {
+                nx = p->next;
+                collect_thread_free(p);
+                if (p->used == 0) {
+                    wait_not_freeing(p);
+                    avail_remove(h, p);
+                    pthread_mutex_lock(&ar.lock);
+                    arena_put_pool(p);
+                    pthread_mutex_unlock(&ar.lock);
+                    returned++;
+                }
+            }
+        }
+        pthread_mutex_lock(&ar.lock);
+        for (pool *p = h->cache, *nx; p; p = nx) { nx = p->next; arena_put_pool(p); returned++; }
+        pthread_mutex_unlock(&ar.lock);
+        h->cache = NULL; h->ncache = 0;
+    }
+    /* empty abandoned pools */
+    pthread_mutex_lock(&ab.lock);
+    for (int c = 0; c < NCLASSES; c++) {
+        for (pool *p = ab.list[c], *nx; p; p = nx) {
+            nx = p->next;
+            collect_thread_free(p);
+            if (p->used == 0) {
+                list_remove(&ab.list[c], p);
+                __atomic_store_n(&ab.count[c], ab.count[c] - 1, __ATOMIC_RELAXED);
+                pthread_mutex_lock(&ar.lock);
+                arena_put_pool(p);
+                pthread_mutex_unlock(&ar.lock);
+                returned++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&ab.lock);
+    return returned;
+}
+
+/* ------------------------------------------------------------- validation */
+
+static size_t list_len(block *b)
+{
+    size_t n = 0;
+    for (; b; b = link_get(b)) n++;
+    return n;
+}
+
+static int validate_pool(heap *h, pool *p, size_t c, bool full)
+{
+    size_t uncarved = (size_t)(p->limit - p->bump) / p->size;
+    size_t nfree = list_len(p->free);
+    if (p->cls != c || pool_heap_relaxed(p) != h) {
+        fprintf(stderr, "tangle alloc: pool %p on the wrong list\n", (void *)p); return -1;
+    }
+    if (p->used + nfree + uncarved != p->capacity) {
+        fprintf(stderr, "tangle alloc: pool %p: used %u + free %zu + uncarved %zu != capacity %u\n",
+                (void *)p, p->used, nfree, uncarved, p->capacity);
+        return -2;
+    }
+    if (full && (p->used != p->capacity || !(p->flags & PF_FULL))) {
+        fprintf(stderr, "tangle alloc: pool %p on the full list is not full\n", (void *)p); return -3;
+    }
     return 0;
 }
 
-TG_API void *tg_mem_alloc(size_t n) { return should_fail() ? NULL : malloc(n ? n : 1); }
-TG_API void *tg_mem_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n ? n : 1); }
-TG_API void  tg_mem_free(void *p) { free(p); }
-TG_API void  tg_mem_fail_after(long n) { fail_countdown = n < 0 ? -1 : n; }
-TG_API void  tg_mem_get_stats(tg_mem_stats *out) { *out = (tg_mem_stats){0}; }
-TG_API void  tg_mem_dump(FILE *out) { fprintf(out, "system allocator\n"); }
-void _tg_alloc_thread_detach(void) {}
-void _tg_alloc_fini(void) {}
-void _tg_alloc_fork_child(void) {}
+int _tg_alloc_validate(void)
+{
+    heap *h = tls_heap;
+    if (h == &empty_heap) return 0;
+    int rc;
+    for (int c = 0; c < NCLASSES; c++)
+        for (pool *p = h->avail[c]; p && p != &empty_pool; p = p->next)
+            if ((rc = validate_pool(h, p, (size_t)c, false))) return rc;
+    for (pool *p = h->full; p; p = p->next)
+        if ((rc = validate_pool(h, p, p->cls, true))) return rc;
+    return 0;
+}
+
+void _tg_alloc_get_counters(_tg_alloc_counters *out)
+{
+    out->pools_abandoned = __atomic_load_n(&counters.pools_abandoned, __ATOMIC_RELAXED);
+    out->pools_adopted = __atomic_load_n(&counters.pools_adopted, __ATOMIC_RELAXED);
+    out->remote_frees = __atomic_load_n(&counters.remote_frees, __ATOMIC_RELAXED);
+    out->delayed_frees = __atomic_load_n(&counters.delayed_frees, __ATOMIC_RELAXED);
+    out->faults_injected = __atomic_load_n(&counters.faults_injected, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------- stats */
+
+typedef struct class_stats { size_t pools, used, capacity; } class_stats;
+
+/* Walk every pool in use; ar.lock held. */
+static void walk_pools(class_stats cs[NCLASSES])
+{
+    memset(cs, 0, sizeof(class_stats) * NCLASSES);
+    for (arena *a = ar.all; a; a = a->next) {
+        int first = POOLS_PER_ARENA - (int)a->nfresh;   /* pools beyond are fresh */
+        for (int i = 1; i < first; i++) {
+            pool *p = (pool *)((char *)a + (size_t)i * POOL_SIZE);
+            uint8_t st = __atomic_load_n(&p->state, __ATOMIC_RELAXED);
+            if (st != PS_OWNED && st != PS_ABANDONED) continue;
+            uint8_t c = __atomic_load_n(&p->cls, __ATOMIC_RELAXED);
+            if (c >= NCLASSES) continue;
+            uint16_t size = __atomic_load_n(&p->size, __ATOMIC_RELAXED);
+            cs[c].pools++;
+            cs[c].used += __atomic_load_n(&p->used, __ATOMIC_RELAXED);
+            cs[c].capacity += (POOL_SIZE - POOL_HDR) / (size ? size : 1);
+        }
+    }
+}
+
+TG_API void tg_mem_get_stats(tg_mem_stats *out)
+{
+    class_stats cs[NCLASSES];
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&ar.lock);
+    walk_pools(cs);
+    out->arenas = ar.narenas;
+    out->arenas_peak = ar.peak;
+    out->pools = ar.pools_in_use;
+    out->bytes_mapped = ar.narenas * ARENA_SIZE;
+    pthread_mutex_unlock(&ar.lock);
+    pthread_mutex_lock(&lg.lock);
+    out->large_bytes = lg.bytes;
+    out->bytes_mapped += lg.bytes + lg.n * sizeof(large_hdr);
+    pthread_mutex_unlock(&lg.lock);
+    out->bytes_in_use = out->large_bytes;
+    for (size_t c = 0; c < NCLASSES; c++) {
+        out->blocks_in_use[c] = cs[c].used;
+        out->bytes_in_use += cs[c].used * class_size(c);
+    }
+}
+
+TG_API void tg_mem_dump(FILE *out)
+{
+    class_stats cs[NCLASSES];
+    size_t narenas, peak, mapped_total, released_total, pools_in_use, nempty;
+    pthread_mutex_lock(&ar.lock);
+    walk_pools(cs);
+    narenas = ar.narenas; peak = ar.peak; mapped_total = ar.mapped_total;
+    released_total = ar.released_total; pools_in_use = ar.pools_in_use; nempty = ar.nempty;
+    pthread_mutex_unlock(&ar.lock);
+    pthread_mutex_lock(&lg.lock);
+    size_t nlarge = lg.n, large_bytes = lg.bytes;
+    pthread_mutex_unlock(&lg.lock);
+
+    fprintf(out, "tangle allocator: %zu-byte classes up to %d bytes, %zu KiB pools, %zu KiB arenas\n",
+            (size_t)TG_ALLOC_GRAIN, TG_ALLOC_SMALL_MAX, POOL_SIZE >> 10, ARENA_SIZE >> 10);
+    fprintf(out, "\nclass   size   num pools   blocks in use  avail blocks\n");
+    fprintf(out, "-----   ----   ---------   -------------  ------------\n");
+    size_t in_blocks = 0, avail = 0, quant = 0, tot_pools = 0;
+    for (size_t c = 0; c < NCLASSES; c++) {
+        if (!cs[c].pools) continue;
+        size_t size = class_size(c);
+        fprintf(out, "%5zu %6zu %11zu %15zu %13zu\n", c, size, cs[c].pools, cs[c].used,
+                cs[c].capacity - cs[c].used);
+        in_blocks += cs[c].used * size;
+        avail += (cs[c].capacity - cs[c].used) * size;
+        quant += cs[c].pools * ((POOL_SIZE - POOL_HDR) % size);
+        tot_pools += cs[c].pools;
+    }
+    size_t committed = narenas * ARENA_SIZE;
+    size_t headers = tot_pools * POOL_HDR;
+    size_t arena_hdrs = narenas * POOL_SIZE;
+    size_t free_pools = committed - arena_hdrs - tot_pools * POOL_SIZE;
+    fprintf(out, "\n# arenas allocated total           = %15zu\n", mapped_total);
+    fprintf(out, "# arenas reclaimed                 = %15zu\n", released_total);
+    fprintf(out, "# arenas highwater mark            = %15zu\n", peak);
+    fprintf(out, "# arenas allocated current         = %15zu\n", narenas);
+    fprintf(out, "# empty arenas kept (spare)        = %15zu\n", nempty);
+    fprintf(out, "%zu arenas * %zu bytes/arena        = %15zu\n\n", narenas, ARENA_SIZE, committed);
+    fprintf(out, "# pools in use (owned, abandoned, cached) = %8zu\n", pools_in_use);
+    fprintf(out, "# bytes in allocated blocks        = %15zu\n", in_blocks);
+    fprintf(out, "# bytes in available blocks        = %15zu\n", avail);
+    fprintf(out, "# bytes in free or cached pools    = %15zu\n", free_pools);
+    fprintf(out, "# bytes lost to pool headers       = %15zu\n", headers);
+    fprintf(out, "# bytes lost to quantization       = %15zu\n", quant);
+    fprintf(out, "# bytes lost to arena headers      = %15zu\n", arena_hdrs);
+    fprintf(out, "Total                              = %15zu\n\n", committed);
+    fprintf(out, "# large blocks (system allocator)  = %15zu\n", nlarge);
+    fprintf(out, "# bytes in large blocks            = %15zu\n", large_bytes);
+}
+
+/* ------------------------------------------------------------- life cycle */
+
+void _tg_alloc_thread_detach(void)
+{
+    heap *h = tls_heap;
+    if (h == &empty_heap) return;
+    tls_heap = &empty_heap;
+    pthread_setspecific(hp.key, NULL);
+    heap_abandon(h);
+}
+
+void _tg_alloc_fini(void)
+{
+    /* Every heap forgets its pools (their threads must not be allocating). */
+    pthread_mutex_lock(&hp.lock);
+    for (heap *h = hp.all; h; h = h->next_all) heap_reset(h);
+    pthread_mutex_unlock(&hp.lock);
+    pthread_mutex_lock(&ab.lock);
+    for (int c = 0; c < NCLASSES; c++) { ab.list[c] = NULL; ab.count[c] = 0; }
+    pthread_mutex_unlock(&ab.lock);
+    pthread_mutex_lock(&ar.lock);
+    while (ar.all) {
+        arena *a = ar.all;
+        arena_release(a);
+    }
+    ar.usable = NULL; ar.nempty = 0; ar.pools_in_use = 0; ar.peak = 0;
+    pthread_mutex_unlock(&ar.lock);
+    pthread_mutex_lock(&lg.lock);
+    while (lg.head.next != &lg.head) {
+        large_hdr *hd = lg.head.next;
+        lg.head.next = hd->next;
+        hd->magic = 0;
+        free(hd);
+    }
+    lg.head.prev = &lg.head; lg.n = 0; lg.bytes = 0;
+    pthread_mutex_unlock(&lg.lock);
+}
+
+/* Fork: the prepare handler takes every allocator lock so the child inherits
+   consistent lists; the child reinitialises them and adopts the heaps of the
+   threads that did not come along. A thread that was inside a lock-free path
+   (a fast path, a remote push) at the fork may leave one pool's free list or
+   one FREEING state half-done: the child forces FREEING back to NORMAL (the
+   announced block may leak) and otherwise trusts the lists. */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&hp.lock);
+    pthread_mutex_lock(&ab.lock);
+    pthread_mutex_lock(&ar.lock);
+    pthread_mutex_lock(&lg.lock);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&lg.lock);
+    pthread_mutex_unlock(&ar.lock);
+    pthread_mutex_unlock(&ab.lock);
+    pthread_mutex_unlock(&hp.lock);
+}
+static void atfork_child(void) { _tg_alloc_fork_child(); }
+
+void _tg_alloc_fork_child(void)
+{
+    pid_t me = getpid();
+    if (forked_pid == me) return;
+    forked_pid = me;
+    pthread_mutex_init(&hp.lock, NULL);
+    pthread_mutex_init(&ab.lock, NULL);
+    pthread_mutex_init(&ar.lock, NULL);
+    pthread_mutex_init(&lg.lock, NULL);
+    heap *mine = tls_heap;
+    if (mine != &empty_heap) {
+        /* our own pools: a remote freer in the parent may have left FREEING */
+        for (int c = 0; c < NCLASSES; c++)
+            for (pool *p = mine->avail[c]; p && p != &empty_pool; p = p->next)
+                if ((p->thread_free & TF_MASK) == TF_FREEING) p->thread_free &= ~(uintptr_t)TF_MASK;
+        for (pool *p = mine->full; p; p = p->next)
+            if ((p->thread_free & TF_MASK) == TF_FREEING) p->thread_free = (p->thread_free & ~(uintptr_t)TF_MASK) | TF_NOTIFY;
+    }
+    heap *all = hp.all;
+    for (heap *h = all; h; h = h->next_all) {
+        if (h == mine || !h->live) continue;
+        heap_release_pools(h, false);
+        h->live = false;
+        h->next_free = hp.recycled; hp.recycled = h;
+    }
+}
