@@ -70,23 +70,34 @@ TG_API size_t tg_weakref_count(tg_obj *target)
     return n;
 }
 
+void _tg_weakrefs_detach(tg_obj *o, tg_obj **pending)
+{
+    tg_obj **head = _tg_weaklist_slot(o);
+    if (!head) return;
+    while (*head) {
+        _tg_weakref *w = W(*head);
+        unlink_ref(w);
+        if (w->callback) {
+            tg_incref(&w->base);
+            w->next = *pending;             /* reuse the link: w is unlinked */
+            *pending = &w->base;
+        }
+    }
+}
+
 /* Clear every weakref to o; with call_callbacks, then run their callbacks. */
 void _tg_weakrefs_clear(tg_obj *o, bool call_callbacks)
 {
     tg_obj **head = _tg_weaklist_slot(o);
     if (!head) return;
+    if (!call_callbacks) {
+        while (*head) unlink_ref(W(*head));
+        return;
+    }
     /* Detach the whole list first, holding a reference to each weakref that
        has a callback, so that callbacks see every weakref to o already dead. */
     tg_obj *pending = NULL;
-    while (*head) {
-        _tg_weakref *w = W(*head);
-        unlink_ref(w);
-        if (call_callbacks && w->callback) {
-            tg_incref(&w->base);
-            w->next = pending;              /* reuse the link: w is unlinked */
-            pending = &w->base;
-        }
-    }
+    _tg_weakrefs_detach(o, &pending);
     while (pending) {
         _tg_weakref *w = W(pending);
         pending = w->next;
