@@ -210,6 +210,11 @@ typedef struct _tg_weakref {
 
 /* The weaklist slot of a weakrefable object, or NULL. */
 TG_INTERNAL tg_obj **_tg_weaklist_slot(tg_obj *o);
+/* runtime/weakref.c: detach every weakref to o (each reads None from then on)
+   without running callbacks; those with a callback are pushed, with a new
+   reference, on *pending (linked through _tg_weakref.next) for the caller to
+   run later (the collector queues them until the garbage is cleared). */
+TG_INTERNAL void _tg_weakrefs_detach(tg_obj *o, tg_obj **pending);
 
 /* ---------------------------------------------------------------- dict core
    Shared by dicts and instance attributes: operate on (keys, used). */
