@@ -292,4 +292,6 @@ TG_API tg_obj *tg_marshal_loads(tg_obj *bytes);
 #ifdef __cplusplus
 }
 #endif
+
+#include "tangle/process.h"   /* queues, shm extras (after the types above) */
 #endif
