@@ -221,7 +221,7 @@ static const char *fmt_num(char *buf, size_t n, double v)
     if (!isfinite(v))
         snprintf(buf, n, "-");
     else if (fabs(v) >= 1e6)
-        snprintf(buf, n, "%.3e", v);
+        snprintf(buf, n, "%.3gM", v / 1e6);
     else if (fabs(v) >= 100)
         snprintf(buf, n, "%.0f", v);
     else if (fabs(v) >= 10)
@@ -599,10 +599,10 @@ int tb_report_svg(const tb_run *run, const char *path)
         }
         fclose(d);
         fprintf(gp, "set size 1,%.4f\nset origin 0,0\nset title 'tangle / best baseline "
-                    "(ratio of medians, log scale; below 1 = tangle faster or smaller)'\n"
+                    "(ratio of medians, log scale; below 1 = tangle faster or smaller; no bar = no figure yet, see the table)'\n"
                     "set xlabel ''\nset ylabel 'tangle / best baseline'\nset logscale y\n"
                     "set yrange [%g:%g]\nset xrange [-0.6:%d.6]\nset xtics rotate by -35 font ',10'\n"
-                    "set key top right\nset grid ytics\nset style data histogram\n"
+                    "set key top left\nset grid ytics\nset style data histogram\n"
                     "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\nset boxwidth 0.9\n",
                 top * 0.98, lo / 1.5, hi * 1.5, nbars - 1);
         fprintf(gp, "plot 1 with lines dt 2 lw 2 lc rgb '#000000' title 'parity'");

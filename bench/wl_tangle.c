@@ -40,9 +40,14 @@ static int tg_failed(tb_result *r, const char *what)
     const char *msg = tg_error_message();
     if (!msg)
         msg = "";
+    /* the runtime's message usually names the call already ("tg_init: ...") */
+    size_t name_len = strcspn(what, "(");
+    if (!strncmp(msg, what, name_len) && msg[name_len] == ':')
+        what = "";
+    const char *sep = what[0] ? ": " : "";
     if (e == TG_ERR_STATE)
-        return tb_result_set(r, TB_NOT_YET, "not available yet: %s: %s", what, msg);
-    return tb_result_set(r, TB_FAILED, "%s failed: %s %s", what, tg_errcode_name(e), msg);
+        return tb_result_set(r, TB_NOT_YET, "not available yet: %s%s%s", what, sep, msg);
+    return tb_result_set(r, TB_FAILED, "%s%sfailed: %s %s", what, what[0] ? " " : "", tg_errcode_name(e), msg);
 }
 
 static int start_runtime(tb_variant v, tb_result *r)
