@@ -244,18 +244,29 @@ static void rc_shared(const tb_params *p, tb_result *r)
 /* ------------------------------------------------------------ allocator */
 
 #if TB_HAVE_ALLOC_WORKLOADS
+/* The workload's threads attach. In GIL mode they then release the GIL, as
+   C code does around work that needs no interpreter state: the allocator's
+   heaps are per thread and need no GIL, and a producer spinning on a full
+   ring while holding the GIL would never let the consumer in. */
 static _Thread_local int attached_here;
+static _Thread_local tg_tstate *released_here;
 static void alloc_thread_init(void)
 {
-    if (!tg_thread_is_attached() && tg_thread_attach() == 0)
-        attached_here = 1;
+    if (tg_thread_is_attached() || tg_thread_attach() < 0)
+        return;
+    attached_here = 1;
+    if (tg_current_mode() == TG_MODE_GIL)
+        released_here = tg_release();
 }
 static void alloc_thread_fini(void)
 {
-    if (attached_here) {
-        tg_thread_detach();
-        attached_here = 0;
-    }
+    if (!attached_here)
+        return;
+    if (released_here)
+        tg_reacquire(released_here);
+    released_here = NULL;
+    tg_thread_detach();
+    attached_here = 0;
 }
 #endif
 
