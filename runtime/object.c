@@ -21,8 +21,21 @@
 
 /* --------------------------------------------------------------- allocation */
 
+#if TG_DEBUG >= 1
+/* A constructor called from a thread that is not attached: say so, rather
+   than crash on the missing thread state. */
+static TG_COLD void unattached_alloc(const char *tname)
+{
+    _tg_fatal("creating %s object from a thread that is not attached (call tg_thread_attach)", tname);
+}
+#define CHECK_ATTACHED_ALLOC(tname) do { if (TG_UNLIKELY(!_tg_tls_ts)) unattached_alloc(tname); } while (0)
+#else
+#define CHECK_ATTACHED_ALLOC(tname) ((void)0)
+#endif
+
 tg_obj *_tg_obj_alloc(const tg_type *t, size_t size)
 {
+    CHECK_ATTACHED_ALLOC(t->name);
     bool gc = _tg_type_is_gc(t);
     size_t total = size + (gc ? sizeof(_tg_gchead) : 0);
     char *mem = tg_mem_alloc(total);
@@ -64,11 +77,19 @@ bool _tg_obj_recycle(tg_obj *o, _tg_freelist *fl, int max)
     _tg_tstate *ts = _tg_ts();
     if (!ts || !_tg_freelist_push(fl, o, max)) return false;
     __atomic_store_n(&ts->live_delta, ts->live_delta - 1, __ATOMIC_RELAXED);
+#if TG_DEBUG >= 1
+    /* Poison the header as _tg_obj_free does: a free-listed object is freed
+       memory to its users, and the link lives after the header. */
+    o->ob_flags = _TG_OBF_DEAD;
+    o->ob_ref_local = 0;
+    o->ob_tid = 0;
+#endif
     return true;
 }
 
 tg_obj *_tg_obj_reuse(_tg_freelist *fl)
 {
+    CHECK_ATTACHED_ALLOC("an");                 /* fl points into the missing thread state */
     tg_obj *o = _tg_freelist_pop(fl);
     if (!o) return NULL;
     if (_tg_is_gc(o)) memset(_tg_as_gc(o), 0, sizeof(_tg_gchead));
