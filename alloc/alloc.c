@@ -164,8 +164,8 @@
 typedef struct block { struct block *next; } block;
 typedef struct heap heap;
 
-/* thread_free state, in the low bits of the word */
-enum { TF_NORMAL = 0, TF_NOTIFY = 1, TF_FREEING = 2, TF_MASK = 3 };
+/* thread_free state, in the low bits of the word (see "The announce protocol") */
+enum { TF_NORMAL = 0, TF_FREEING = 1, TF_QUEUED = 2, TF_NEVER = 3, TF_MASK = 3 };
 /* pool->state, for the stats walker */
 enum { PS_FREE = 0, PS_OWNED = 1, PS_ABANDONED = 2, PS_CACHED = 3 };
 /* pool->flags, owner only */
@@ -180,14 +180,16 @@ typedef struct pool {
     uint8_t       flags;        /* PF_* */
     char         *bump;         /* next uncarved byte */
     char         *limit;        /* end of the last whole block */
-    struct pool  *next, *prev;  /* the list the pool is on */
+    struct pool  *next, *prev;  /* avail list (owned), abandoned list, arena free list */
     heap         *heap;         /* owner; NULL when abandoned or free (atomic) */
     uint16_t      capacity;
     uint8_t       state;        /* PS_* (relaxed atomic) */
     uint8_t       _pad0[5];
     /* cache line 1: written by other threads */
     uintptr_t     thread_free __attribute__((aligned(64)));  /* block stack | TF_* */
-    uint8_t       _pad1[56];
+    struct pool  *rnext;        /* on the owner's remote_pools list (TF_FREEING/QUEUED) */
+    struct pool  *hnext, *hprev;/* every pool the heap owns (owner only) */
+    uint8_t       _pad1[32];
 } pool;
 _Static_assert(sizeof(pool) == POOL_HDR, "pool header is two cache lines");
 
@@ -203,10 +205,11 @@ typedef struct arena {
 
 struct heap {
     pool         *avail[NCLASSES];  /* pools with (maybe) free blocks; head = current */
-    pool         *full;             /* pools that were full (any class) */
+    pool         *avail_tail[NCLASSES];
+    pool         *pools;            /* every pool owned (hnext/hprev), full ones included */
     pool         *cache;            /* empty pools kept for reuse */
     int           ncache;
-    uintptr_t     delayed;          /* blocks freed into full pools by others (atomic) */
+    pool         *remote_pools;     /* pools other threads freed into (atomic stack via rnext) */
     heap         *next_all;         /* every heap ever made */
     heap         *next_free;        /* recycled heaps */
     bool          live;             /* owned by a thread */
@@ -333,13 +336,25 @@ static inline void list_remove(pool **head, pool *p)
     p->next = p->prev = NULL;
 }
 /* avail lists end in empty_pool, not NULL (the fast path never tests NULL) */
-static inline void avail_push(heap *h, pool *p)
+static inline void avail_push(heap *h, pool *p)          /* at the head: used next */
 {
     pool **head = &h->avail[p->cls];
     p->prev = NULL;
     if (*head != &empty_pool) { p->next = *head; (*head)->prev = p; }
-    else p->next = NULL;
+    else { p->next = NULL; h->avail_tail[p->cls] = p; }
     *head = p;
+}
+/* At the tail: a pool that comes back from full waits its turn and gathers
+   more free blocks meanwhile (FIFO, as mimalloc does). Pushing it at the head
+   (CPython's choice) makes the allocator switch pools every block or two
+   under random frees: measured 1 slow path per 3 allocations in alloc_churn. */
+static inline void avail_append(heap *h, pool *p)
+{
+    pool **head = &h->avail[p->cls];
+    p->next = NULL;
+    if (*head == &empty_pool) { p->prev = NULL; *head = p; }
+    else { pool *t = h->avail_tail[p->cls]; t->next = p; p->prev = t; }
+    h->avail_tail[p->cls] = p;
 }
 static inline void avail_remove(heap *h, pool *p)
 {
@@ -347,7 +362,20 @@ static inline void avail_remove(heap *h, pool *p)
     if (p->prev) p->prev->next = p->next;
     else *head = p->next ? p->next : &empty_pool;
     if (p->next) p->next->prev = p->prev;
+    else h->avail_tail[p->cls] = p->prev;
     p->next = p->prev = NULL;
+}
+
+static inline void owned_add(heap *h, pool *p)
+{
+    p->hprev = NULL; p->hnext = h->pools;
+    if (h->pools) h->pools->hprev = p;
+    h->pools = p;
+}
+static inline void owned_remove(heap *h, pool *p)
+{
+    if (p->hprev) p->hprev->hnext = p->hnext; else h->pools = p->hnext;
+    if (p->hnext) p->hnext->hprev = p->hprev;
 }
 
 /* ------------------------------------------------------- thread_free (_mt) */
@@ -371,33 +399,32 @@ static size_t collect_thread_free(pool *p)
     return n;
 }
 
-/* Owner: the pool has no free block; announce that remote frees must notify us.
-   Fails (returns false) if remote blocks are pending: collect them instead. */
-static bool mark_full(pool *p)
-{
-    uintptr_t expect = TF_NORMAL;
-    return __atomic_compare_exchange_n(&p->thread_free, &expect, (uintptr_t)TF_NOTIFY, false,
-                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-}
-
-/* Owner: the pool left the full list; remote frees need not notify any more.
-   A FREEING state is left alone: its freer turns it to NORMAL itself. */
-static void clear_notify(pool *p)
-{
-    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
-    while ((cur & TF_MASK) == TF_NOTIFY) {
-        if (__atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            return;
-    }
-}
-
-/* Wait until no remote freer is between announcing a block and finishing with p. */
-static void wait_not_freeing(pool *p)
+/* Owner: take p's remote blocks and reset its state to NORMAL (p came off the
+   heap's remote_pools list, or is being adopted, so the next remote free
+   announces it to its new or same owner). */
+static size_t take_announced(pool *p)
 {
     int spins = 0;
-    while ((__atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE) & TF_MASK) == TF_FREEING)
-        cpu_relax(&spins);
+    uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((cur & TF_MASK) == TF_FREEING) {
+            cpu_relax(&spins);
+            cur = __atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE);
+            continue;
+        }
+        if (__atomic_compare_exchange_n(&p->thread_free, &cur, (uintptr_t)TF_NORMAL, true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
+    }
+    block *b = (block *)(cur & ~(uintptr_t)TF_MASK);
+    if (!b) return 0;
+    block *last = b;
+    size_t n = 1;
+    for (block *nx; (nx = link_get(last)) != NULL; last = nx) n++;
+    link_set(last, p->free);
+    p->free = b;
+    set_used(p, p->used - (uint32_t)n);
+    return n;
 }
 
 /* Another thread frees b, which belongs to p. */
@@ -406,28 +433,32 @@ static NOINLINE void free_remote_mt(pool *p, block *b)
     COUNT(remote_frees);
     uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
     for (;;) {
-        if ((cur & TF_MASK) == TF_NOTIFY) {
-            if (!__atomic_compare_exchange_n(&p->thread_free, &cur,
-                                             (cur & ~(uintptr_t)TF_MASK) | TF_FREEING, true,
-                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-                continue;
-            /* The owner cannot abandon p while it is FREEING. */
-            heap *h = __atomic_load_n(&p->heap, __ATOMIC_ACQUIRE);
-            uintptr_t d = __atomic_load_n(&h->delayed, __ATOMIC_RELAXED);
-            do link_set(b, (block *)d);
-            while (!__atomic_compare_exchange_n(&h->delayed, &d, (uintptr_t)b, true,
-                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-            COUNT(delayed_frees);
-            cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
-            while (!__atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
-                                                __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-                ;
-            return;   /* p must not be touched after this: it may be unmapped */
-        }
+        uintptr_t st = cur & TF_MASK;
         link_set(b, (block *)(cur & ~(uintptr_t)TF_MASK));
-        if (__atomic_compare_exchange_n(&p->thread_free, &cur, (uintptr_t)b | (cur & TF_MASK), true,
-                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-            return;
+        if (st != TF_NORMAL) {
+            /* already announced, being announced, or abandoned: just push */
+            if (__atomic_compare_exchange_n(&p->thread_free, &cur, (uintptr_t)b | st, true,
+                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+                return;
+            continue;
+        }
+        /* first remote free since the owner last looked: announce the pool */
+        if (!__atomic_compare_exchange_n(&p->thread_free, &cur, (uintptr_t)b | TF_FREEING, true,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            continue;
+        /* The owner cannot abandon p, nor retire it, while it is FREEING. */
+        heap *h = __atomic_load_n(&p->heap, __ATOMIC_ACQUIRE);
+        pool *top = __atomic_load_n(&h->remote_pools, __ATOMIC_RELAXED);
+        do p->rnext = top;
+        while (!__atomic_compare_exchange_n(&h->remote_pools, &top, p, true,
+                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+        COUNT(remote_announces);
+        cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(&p->thread_free, &cur,
+                                            (cur & ~(uintptr_t)TF_MASK) | TF_QUEUED, true,
+                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            ;
+        return;   /* p must not be touched after this: it may be retired */
     }
 }
 
@@ -561,8 +592,10 @@ static void pool_init(pool *p, heap *h, size_t c)
     p->bump = (char *)p + POOL_HDR;
     p->limit = p->bump + (size_t)p->capacity * size;
     p->next = p->prev = NULL;
+    p->rnext = NULL;
     __atomic_store_n(&p->thread_free, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&p->heap, h, __ATOMIC_RELEASE);
+    owned_add(h, p);
     __atomic_store_n(&p->state, PS_OWNED, __ATOMIC_RELAXED);
     POISON((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
     VG_NOACCESS((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
@@ -589,7 +622,8 @@ static void pool_carve(pool *p)
 /* An empty pool leaves heap h: to its cache or its arena. */
 static void pool_retire(heap *h, pool *p)
 {
-    if (h && h->ncache < TG_ALLOC_HEAP_CACHE) {
+    owned_remove(h, p);
+    if (h->ncache < TG_ALLOC_HEAP_CACHE) {
         __atomic_store_n(&p->state, PS_CACHED, __ATOMIC_RELAXED);
         p->next = h->cache; h->cache = p; h->ncache++;
         return;
@@ -614,7 +648,8 @@ static pool *pool_adopt(heap *h, size_t c)
     __atomic_store_n(&p->heap, h, __ATOMIC_RELEASE);
     __atomic_store_n(&p->state, PS_OWNED, __ATOMIC_RELAXED);
     p->flags = 0;
-    collect_thread_free(p);
+    owned_add(h, p);
+    take_announced(p);          /* NEVER -> NORMAL: remote frees announce to h from now */
     COUNT(pools_adopted);
     return p;
 }
@@ -646,18 +681,23 @@ static pool *pool_acquire(heap *h, size_t c)
 
 /* ------------------------------------------------------------- owner frees */
 
-/* After b went onto p->free by its owner: the pool was full or is now empty. */
+/* An empty pool may leave the heap unless it is the heap's only pool of its
+   class or is on the remote_pools list (QUEUED/FREEING: the list still
+   points at it; the drain retires it). */
+static inline bool may_retire(heap *h, pool *p)
+{
+    return p->used == 0 && !(h->avail[p->cls] == p && p->next == NULL)
+        && (__atomic_load_n(&p->thread_free, __ATOMIC_RELAXED) & TF_MASK) == TF_NORMAL;
+}
+
+/* After blocks went onto p->free by its owner: the pool was full or is now empty. */
 static NOINLINE void free_owner_slow(heap *h, pool *p)
 {
     if (p->flags & PF_FULL) {
         p->flags &= (uint8_t)~PF_FULL;
-        list_remove(&h->full, p);
-        avail_push(h, p);
-        clear_notify(p);
+        avail_append(h, p);
     }
-    if (p->used == 0 && !(h->avail[p->cls] == p && p->next == NULL)) {
-        /* empty and not the heap's only pool of the class */
-        wait_not_freeing(p);
+    if (may_retire(h, p)) {
         avail_remove(h, p);
         pool_retire(h, p);
     }
@@ -673,18 +713,18 @@ static inline void free_owner(heap *h, pool *p, block *b)
         free_owner_slow(h, p);
 }
 
-/* Free the blocks other threads announced on h->delayed (h is ours). */
-static size_t drain_delayed(heap *h)
+/* Take back the blocks of every pool other threads announced (h is ours). */
+static size_t drain_remote(heap *h)
 {
-    if (__atomic_load_n(&h->delayed, __ATOMIC_RELAXED) == 0) return 0;
-    block *b = (block *)__atomic_exchange_n(&h->delayed, 0, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&h->remote_pools, __ATOMIC_RELAXED) == NULL) return 0;
+    pool *p = __atomic_exchange_n(&h->remote_pools, NULL, __ATOMIC_ACQUIRE);
     size_t n = 0;
-    while (b) {
-        block *nx = link_get(b);
-        pool *p = pool_of(b);
-        wait_not_freeing(p);
-        free_owner(h, p, b);
-        b = nx; n++;
+    while (p) {
+        pool *nx = p->rnext;            /* read before the state goes back to NORMAL */
+        n += take_announced(p);
+        if ((p->flags & PF_FULL) && p->free) { p->flags &= (uint8_t)~PF_FULL; avail_append(h, p); }
+        if (!(p->flags & PF_FULL) && may_retire(h, p)) { avail_remove(h, p); pool_retire(h, p); }
+        p = nx;
     }
     return n;
 }
@@ -771,8 +811,8 @@ static void heaps_once(void)
 static void heap_reset(heap *h)
 {
     for (int c = 0; c < NCLASSES; c++) h->avail[c] = &empty_pool;
-    h->full = NULL; h->cache = NULL; h->ncache = 0;
-    __atomic_store_n(&h->delayed, 0, __ATOMIC_RELAXED);
+    h->pools = NULL; h->cache = NULL; h->ncache = 0;
+    __atomic_store_n(&h->remote_pools, NULL, __ATOMIC_RELAXED);
 }
 
 static COLD heap *heap_create(void)
@@ -796,8 +836,8 @@ static COLD heap *heap_create(void)
     return h;
 }
 
-/* Wait out FREEING, turn NOTIFY into NORMAL: after this no remote freer will
-   push onto the owner's delayed list for p. */
+/* Wait out FREEING, then set NEVER: from now on remote freers only push onto
+   thread_free and nobody touches the owner heap on p's behalf. */
 static void pool_settle(pool *p)
 {
     int spins = 0;
@@ -806,18 +846,19 @@ static void pool_settle(pool *p)
         if ((cur & TF_MASK) == TF_FREEING) {
             cpu_relax(&spins);
             cur = __atomic_load_n(&p->thread_free, __ATOMIC_ACQUIRE);
-        } else if ((cur & TF_MASK) == TF_NOTIFY) {
-            __atomic_compare_exchange_n(&p->thread_free, &cur, cur & ~(uintptr_t)TF_MASK, true,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-        } else return;
+        } else if (__atomic_compare_exchange_n(&p->thread_free, &cur, cur | TF_NEVER, true,
+                                               __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
     }
 }
 
-/* Hand pool p (no longer on any heap list) over: arena if empty, else abandoned. */
+/* Hand pool p (no longer on any heap list, state NEVER) over: arena if empty,
+   else the abandoned list of its class. */
 static void pool_abandon(pool *p)
 {
     collect_thread_free(p);
     p->flags = 0;
+    p->next = p->prev = NULL;
     if (p->used == 0) {
         pthread_mutex_lock(&ar.lock);
         arena_put_pool(p);
@@ -833,28 +874,17 @@ static void pool_abandon(pool *p)
     COUNT(pools_abandoned);
 }
 
-/* Move every pool of h to the abandoned lists (or its arena). `settle`: false
-   in a fork child, where no other thread exists to finish a FREEING. */
-static void heap_release_pools(heap *h, bool settle)
+/* Move every pool of h to the abandoned lists (or its arena). `in_fork_child`:
+   no other thread exists, so a FREEING left by a thread of the parent is final. */
+static void heap_release_pools(heap *h, bool in_fork_child)
 {
-    for (int c = 0; c < NCLASSES; c++)
-        for (pool *p = h->avail[c]; p != &empty_pool && p; p = p->next)
-            if (settle) pool_settle(p); else p->thread_free &= ~(uintptr_t)TF_MASK;
-    for (pool *p = h->full; p; p = p->next)
-        if (settle) pool_settle(p); else p->thread_free &= ~(uintptr_t)TF_MASK;
-    /* nobody pushes onto h->delayed any more: free its blocks into their pools */
-    block *b = (block *)__atomic_exchange_n(&h->delayed, 0, __ATOMIC_ACQUIRE);
-    while (b) {
-        block *nx = link_get(b);
-        pool *p = pool_of(b);
-        link_set(b, p->free); p->free = b; set_used(p, p->used - 1);
-        b = nx;
+    for (pool *p = h->pools; p; p = p->hnext) {
+        if (in_fork_child) p->thread_free |= TF_NEVER;
+        else pool_settle(p);
     }
-    for (int c = 0; c < NCLASSES; c++) {
-        pool *p = h->avail[c];
-        while (p != &empty_pool && p) { pool *nx = p->next; pool_abandon(p); p = nx; }
-    }
-    for (pool *p = h->full, *nx; p; p = nx) { nx = p->next; pool_abandon(p); }
+    /* nobody pushes onto h->remote_pools any more; its pools are all in h->pools */
+    __atomic_store_n(&h->remote_pools, NULL, __ATOMIC_RELAXED);
+    for (pool *p = h->pools, *nx; p; p = nx) { nx = p->hnext; pool_abandon(p); }
     if (h->cache) {
         pthread_mutex_lock(&ar.lock);
         for (pool *p = h->cache, *nx; p; p = nx) { nx = p->next; arena_put_pool(p); }
@@ -865,7 +895,7 @@ static void heap_release_pools(heap *h, bool settle)
 
 static void heap_abandon(heap *h)
 {
-    heap_release_pools(h, true);
+    heap_release_pools(h, false);
     h->live = false;
     pthread_mutex_lock(&hp.lock);
     h->next_free = hp.recycled; hp.recycled = h;
@@ -905,13 +935,13 @@ static block *heap_refill(heap *h, size_t c)
             if (p->free) goto pop;
             if (p->bump < p->limit) { pool_carve(p); goto pop; }
             if (collect_thread_free(p)) goto pop;
-            if (!mark_full(p)) { wait_not_freeing(p); continue; }  /* a remote free came in */
+            /* exhausted: off the avail list; a free into it (ours, or announced
+               through remote_pools) brings it back */
             avail_remove(h, p);
             p->flags |= PF_FULL;
-            list_push(&h->full, p);
             continue;
         }
-        if (drain_delayed(h) && h->avail[c] != &empty_pool) continue;
+        if (drain_remote(h) && h->avail[c] != &empty_pool) continue;
         p = pool_acquire(h, c);
         if (!p) return NULL;
         avail_push(h, p);
@@ -1025,19 +1055,22 @@ size_t _tg_alloc_collect(void)
     size_t returned = 0;
     heap *h = tls_heap;
     if (h != &empty_heap) {
-        drain_delayed(h);
-        for (int c = 0; c < NCLASSES; c++) {
-            for (pool *p = h->avail[c], *nx; p != &empty_pool && p; p = nx) {
-                nx = p->next;
-                collect_thread_free(p);
-                if (p->used == 0) {
-                    wait_not_freeing(p);
-                    avail_remove(h, p);
-                    pthread_mutex_lock(&ar.lock);
-                    arena_put_pool(p);
-                    pthread_mutex_unlock(&ar.lock);
-                    returned++;
-                }
+        drain_remote(h);
+        for (pool *p = h->pools, *nx; p; p = nx) {
+            nx = p->hnext;
+            collect_thread_free(p);
+            if (p->flags & PF_FULL) {
+                if (!p->free) continue;
+                p->flags &= (uint8_t)~PF_FULL;
+                avail_push(h, p);
+            }
+            if (p->used == 0 && (__atomic_load_n(&p->thread_free, __ATOMIC_RELAXED) & TF_MASK) == TF_NORMAL) {
+                avail_remove(h, p);
+                owned_remove(h, p);
+                pthread_mutex_lock(&ar.lock);
+                arena_put_pool(p);
+                pthread_mutex_unlock(&ar.lock);
+                returned++;
             }
         }
         pthread_mutex_lock(&ar.lock);
@@ -1086,7 +1119,7 @@ static int validate_pool(heap *h, pool *p, size_t c, bool full)
                 (void *)p, p->used, nfree, uncarved, p->capacity);
         return -2;
     }
-    if (full && (p->used != p->capacity || !(p->flags & PF_FULL))) {
+    if (full && (p->free || p->bump != p->limit)) {
         fprintf(stderr, "tangle alloc: pool %p on the full list is not full\n", (void *)p); return -3;
     }
     return 0;
@@ -1097,11 +1130,21 @@ int _tg_alloc_validate(void)
     heap *h = tls_heap;
     if (h == &empty_heap) return 0;
     int rc;
+    size_t on_avail = 0, owned = 0;
     for (int c = 0; c < NCLASSES; c++)
-        for (pool *p = h->avail[c]; p && p != &empty_pool; p = p->next)
+        for (pool *p = h->avail[c]; p && p != &empty_pool; p = p->next) {
             if ((rc = validate_pool(h, p, (size_t)c, false))) return rc;
-    for (pool *p = h->full; p; p = p->next)
-        if ((rc = validate_pool(h, p, p->cls, true))) return rc;
+            if (p->flags & PF_FULL) { fprintf(stderr, "tangle alloc: full pool on avail\n"); return -5; }
+            on_avail++;
+        }
+    for (pool *p = h->pools; p; p = p->hnext) {
+        owned++;
+        if (p->flags & PF_FULL) { if ((rc = validate_pool(h, p, p->cls, true))) return rc; on_avail++; }
+    }
+    if (on_avail != owned) {
+        fprintf(stderr, "tangle alloc: %zu pools owned but %zu on avail lists or full\n", owned, on_avail);
+        return -4;
+    }
     return 0;
 }
 
@@ -1110,7 +1153,7 @@ void _tg_alloc_get_counters(_tg_alloc_counters *out)
     out->pools_abandoned = __atomic_load_n(&counters.pools_abandoned, __ATOMIC_RELAXED);
     out->pools_adopted = __atomic_load_n(&counters.pools_adopted, __ATOMIC_RELAXED);
     out->remote_frees = __atomic_load_n(&counters.remote_frees, __ATOMIC_RELAXED);
-    out->delayed_frees = __atomic_load_n(&counters.delayed_frees, __ATOMIC_RELAXED);
+    out->remote_announces = __atomic_load_n(&counters.remote_announces, __ATOMIC_RELAXED);
     out->faults_injected = __atomic_load_n(&counters.faults_injected, __ATOMIC_RELAXED);
 }
 
@@ -1281,17 +1324,19 @@ void _tg_alloc_fork_child(void)
     pthread_mutex_init(&lg.lock, NULL);
     heap *mine = tls_heap;
     if (mine != &empty_heap) {
-        /* our own pools: a remote freer in the parent may have left FREEING */
-        for (int c = 0; c < NCLASSES; c++)
-            for (pool *p = mine->avail[c]; p && p != &empty_pool; p = p->next)
-                if ((p->thread_free & TF_MASK) == TF_FREEING) p->thread_free &= ~(uintptr_t)TF_MASK;
-        for (pool *p = mine->full; p; p = p->next)
-            if ((p->thread_free & TF_MASK) == TF_FREEING) p->thread_free = (p->thread_free & ~(uintptr_t)TF_MASK) | TF_NOTIFY;
+        /* A remote freer of the parent may have died between announcing a pool
+           and finishing. Drain the list without waiting (FREEING is final here),
+           then any pool still FREEING was never listed: back to NORMAL. */
+        for (pool *p = mine->remote_pools; p; p = p->rnext)
+            p->thread_free = (p->thread_free & ~(uintptr_t)TF_MASK) | TF_QUEUED;
+        drain_remote(mine);
+        for (pool *p = mine->pools; p; p = p->hnext)
+            if ((p->thread_free & TF_MASK) == TF_FREEING) p->thread_free &= ~(uintptr_t)TF_MASK;
     }
     heap *all = hp.all;
     for (heap *h = all; h; h = h->next_all) {
         if (h == mine || !h->live) continue;
-        heap_release_pools(h, false);
+        heap_release_pools(h, true);
         h->live = false;
         h->next_free = hp.recycled; hp.recycled = h;
     }

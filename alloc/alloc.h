@@ -69,7 +69,7 @@ size_t _tg_alloc_usable_size(const void *p);
 int _tg_alloc_is_pool_block(const void *p);
 /* Counters of events, for tests. */
 typedef struct _tg_alloc_counters {
-    size_t pools_abandoned, pools_adopted, remote_frees, delayed_frees, faults_injected;
+    size_t pools_abandoned, pools_adopted, remote_frees, remote_announces, faults_injected;
 } _tg_alloc_counters;
 void _tg_alloc_get_counters(_tg_alloc_counters *out);
 /* A function that does nothing: every injected failure calls it, so a debugger

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
     _tg_alloc_get_counters(&k);
     printf("alloc_stress: seed %lu, %d threads, %d rounds, %.1f s; remote frees %zu (%zu announced), "
            "pools abandoned %zu, adopted %zu; arenas now %zu (peak %zu)\n",
-           g_seed, nthreads, rounds, now() - t0, k.remote_frees, k.delayed_frees,
+           g_seed, nthreads, rounds, now() - t0, k.remote_frees, k.remote_announces,
            k.pools_abandoned, k.pools_adopted, st.arenas, st.arenas_peak);
     if (blocks != 0 || st.large_bytes != st0.large_bytes) {
         fprintf(stderr, "alloc_stress: %zu pool blocks and %zu large bytes still in use after freeing "
