@@ -153,7 +153,7 @@
 #define POOL_SIZE     TG_ALLOC_POOL_SIZE
 #define ARENA_SIZE    TG_ALLOC_ARENA_SIZE
 #define NCLASSES      TG_ALLOC_NCLASSES
-#define POOL_HDR      128
+#define POOL_META     128                         /* sizeof(pool) */
 #define POOLS_PER_ARENA ((int)(ARENA_SIZE / POOL_SIZE))
 #define ARENA_MAGIC   0x746e67417265614eull      /* "tngArenaN"-ish */
 #define LARGE_MAGIC   0x4c61726765426c6bull
@@ -191,7 +191,7 @@ typedef struct pool {
     struct pool  *hnext, *hprev;/* every pool the heap owns (owner only) */
     uint8_t       _pad1[32];
 } pool;
-_Static_assert(sizeof(pool) == POOL_HDR, "pool header is two cache lines");
+_Static_assert(sizeof(pool) == POOL_META, "pool metadata is two cache lines");
 
 typedef struct arena {
     uint64_t      magic;
@@ -202,6 +202,8 @@ typedef struct arena {
     struct arena *unext, *uprev;/* arenas with a free pool */
     bool          usable;
 } arena;
+
+_Static_assert(sizeof(arena) <= POOL_META, "the arena header fits in metadata slot 0");
 
 struct heap {
     pool         *avail[NCLASSES];  /* pools with (maybe) free blocks; head = current */
@@ -281,8 +283,20 @@ static _tg_alloc_counters counters;   /* relaxed atomic increments */
 
 static inline size_t class_of(size_t n) { return (n - 1) >> 4; }
 static inline size_t class_size(size_t c) { return (c + 1) * TG_ALLOC_GRAIN; }
-static inline pool *pool_of(const void *p) { return (pool *)((uintptr_t)p & ~(uintptr_t)(POOL_SIZE - 1)); }
 static inline arena *arena_of(const void *p) { return (arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1)); }
+/* The metadata of pool i of an arena is the i-th 128-byte slot of the arena's
+   first 16 KiB (slot 0 is the arena header): found by masking and shifting. */
+static inline pool *pool_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1);
+    return (pool *)(a + (((uintptr_t)p >> TG_ALLOC_POOL_SHIFT) & (POOLS_PER_ARENA - 1)) * POOL_META);
+}
+static inline char *pool_data(const pool *p)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1);
+    return (char *)(a + (((uintptr_t)p - a) / POOL_META) * POOL_SIZE);
+}
+static inline pool *pool_meta(arena *a, size_t i) { return (pool *)((char *)a + i * POOL_META); }
 static inline bool in_region(const void *p)
 {
     return (uintptr_t)p - region.base < region.length;
@@ -553,7 +567,7 @@ static pool *arena_take_pool(void)
     if (a->nfree == POOLS_PER_ARENA - 1) ar.nempty--;
     pool *p;
     if (a->free_pools) { p = a->free_pools; a->free_pools = p->next; }
-    else p = (pool *)((char *)a + (size_t)(POOLS_PER_ARENA - a->nfresh--) * POOL_SIZE);
+    else p = pool_meta(a, (size_t)(POOLS_PER_ARENA - a->nfresh--));
     if (--a->nfree == 0) arena_usable_remove(a);
     ar.pools_in_use++;
     return p;
@@ -566,7 +580,7 @@ static void arena_put_pool(pool *p)
     __atomic_store_n(&p->state, PS_FREE, __ATOMIC_RELAXED);
     __atomic_store_n(&p->heap, NULL, __ATOMIC_RELAXED);
     p->thread_free = 0;
-    UNPOISON(p, POOL_SIZE);
+    UNPOISON(pool_data(p), POOL_SIZE);
     p->next = a->free_pools; a->free_pools = p;
     ar.pools_in_use--;
     if (a->nfree++ == 0) arena_usable_add(a);
@@ -582,14 +596,14 @@ static void arena_put_pool(pool *p)
 static void pool_init(pool *p, heap *h, size_t c)
 {
     size_t size = class_size(c);
-    UNPOISON(p, POOL_HDR);
+    char *data = pool_data(p);
     p->free = NULL;
     set_used(p, 0);
     __atomic_store_n(&p->size, (uint16_t)size, __ATOMIC_RELAXED);
     __atomic_store_n(&p->cls, (uint8_t)c, __ATOMIC_RELAXED);
     p->flags = 0;
-    p->capacity = (uint16_t)((POOL_SIZE - POOL_HDR) / size);
-    p->bump = (char *)p + POOL_HDR;
+    p->capacity = (uint16_t)(POOL_SIZE / size);
+    p->bump = data;
     p->limit = p->bump + (size_t)p->capacity * size;
     p->next = p->prev = NULL;
     p->rnext = NULL;
@@ -597,8 +611,8 @@ static void pool_init(pool *p, heap *h, size_t c)
     __atomic_store_n(&p->heap, h, __ATOMIC_RELEASE);
     owned_add(h, p);
     __atomic_store_n(&p->state, PS_OWNED, __ATOMIC_RELAXED);
-    POISON((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
-    VG_NOACCESS((char *)p + POOL_HDR, POOL_SIZE - POOL_HDR);
+    POISON(data, POOL_SIZE);
+    VG_NOACCESS(data, POOL_SIZE);
 }
 
 /* Carve a batch of blocks from the pool's uncarved tail onto its free list. */
@@ -1000,7 +1014,7 @@ TG_API void tg_mem_free(void *ptr)
         pool *p = pool_of(ptr);
         block *b = ptr;
         if (TG_DEBUG >= 1 && TG_UNLIKELY(__atomic_load_n(&p->state, __ATOMIC_RELAXED) == PS_FREE
-                                         || ((char *)b - (char *)p - POOL_HDR) % p->size != 0)) {
+                                         || ((char *)b - pool_data(p)) % p->size != 0)) {
             fprintf(stderr, "tangle: tg_mem_free(%p): not an allocated block\n", ptr);
             abort();
         }
@@ -1168,7 +1182,7 @@ static void walk_pools(class_stats cs[NCLASSES])
     for (arena *a = ar.all; a; a = a->next) {
         int first = POOLS_PER_ARENA - (int)a->nfresh;   /* pools beyond are fresh */
         for (int i = 1; i < first; i++) {
-            pool *p = (pool *)((char *)a + (size_t)i * POOL_SIZE);
+            pool *p = pool_meta(a, (size_t)i);
             uint8_t st = __atomic_load_n(&p->state, __ATOMIC_RELAXED);
             if (st != PS_OWNED && st != PS_ABANDONED) continue;
             uint8_t c = __atomic_load_n(&p->cls, __ATOMIC_RELAXED);
@@ -1176,7 +1190,7 @@ static void walk_pools(class_stats cs[NCLASSES])
             uint16_t size = __atomic_load_n(&p->size, __ATOMIC_RELAXED);
             cs[c].pools++;
             cs[c].used += __atomic_load_n(&p->used, __ATOMIC_RELAXED);
-            cs[c].capacity += (POOL_SIZE - POOL_HDR) / (size ? size : 1);
+            cs[c].capacity += POOL_SIZE / (size ? size : 1);
         }
     }
 }
@@ -1228,11 +1242,10 @@ TG_API void tg_mem_dump(FILE *out)
                 cs[c].capacity - cs[c].used);
         in_blocks += cs[c].used * size;
         avail += (cs[c].capacity - cs[c].used) * size;
-        quant += cs[c].pools * ((POOL_SIZE - POOL_HDR) % size);
+        quant += cs[c].pools * (POOL_SIZE % size);
         tot_pools += cs[c].pools;
     }
     size_t committed = narenas * ARENA_SIZE;
-    size_t headers = tot_pools * POOL_HDR;
     size_t arena_hdrs = narenas * POOL_SIZE;
     size_t free_pools = committed - arena_hdrs - tot_pools * POOL_SIZE;
     fprintf(out, "\n# arenas allocated total           = %15zu\n", mapped_total);
@@ -1245,9 +1258,8 @@ TG_API void tg_mem_dump(FILE *out)
     fprintf(out, "# bytes in allocated blocks        = %15zu\n", in_blocks);
     fprintf(out, "# bytes in available blocks        = %15zu\n", avail);
     fprintf(out, "# bytes in free or cached pools    = %15zu\n", free_pools);
-    fprintf(out, "# bytes lost to pool headers       = %15zu\n", headers);
     fprintf(out, "# bytes lost to quantization       = %15zu\n", quant);
-    fprintf(out, "# bytes lost to arena headers      = %15zu\n", arena_hdrs);
+    fprintf(out, "# bytes in arena and pool headers  = %15zu\n", arena_hdrs);
     fprintf(out, "Total                              = %15zu\n\n", committed);
     fprintf(out, "# large blocks (system allocator)  = %15zu\n", nlarge);
     fprintf(out, "# bytes in large blocks            = %15zu\n", large_bytes);
