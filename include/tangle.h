@@ -68,6 +68,36 @@ TG_API void       tg_reacquire(tg_tstate *ts);
 /* Objects alive now; after tg_fini, how many were still alive at fini (leaks). */
 TG_API size_t tg_live_objects(void);
 
+/* GIL statistics since tg_init (or the last reset); zero in free-threaded mode.
+   See docs/threads.md for the hand-off protocol these count. */
+typedef struct tg_gil_stats {
+    uint64_t acquisitions;      /* times a thread took the GIL */
+    uint64_t handoffs;          /* acquisitions by another thread than the last holder */
+    uint64_t drop_requests;     /* a waiter's switch interval ran out: holder asked to drop */
+    uint64_t forced_switches;   /* a holder dropped on request and waited for a waiter to take over */
+    uint64_t waits;             /* acquisitions that had to wait */
+    uint64_t wait_ns_total;     /* time from asking to holding, summed over those waits */
+    uint64_t wait_ns_max;
+    uint64_t handoff_ns_total;  /* drop request -> another thread holds the GIL */
+    uint64_t handoff_ns_max;
+} tg_gil_stats;
+TG_API void tg_gil_get_stats(tg_gil_stats *out);
+TG_API void tg_gil_reset_stats(void);
+
+/* Stop the world (both modes): every other attached thread parks at its next
+   safepoint and no detached thread can attach until tg_start_the_world. The
+   caller must be attached, must not release/block or stop again before
+   restarting. -1 with TG_ERR_STATE on misuse. For embedders that need a
+   consistent snapshot, and for the stw_latency benchmark. */
+TG_API int  tg_stop_the_world(void);
+TG_API void tg_start_the_world(void);
+typedef struct tg_stw_stats {
+    uint64_t stops;             /* completed stops */
+    uint64_t ns_total;          /* request -> all other threads stopped, summed */
+    uint64_t ns_max;
+} tg_stw_stats;
+TG_API void tg_stw_get_stats(tg_stw_stats *out);
+
 /* ----------------------------------------------------------------- errors */
 
 typedef enum {

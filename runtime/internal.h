@@ -285,6 +285,19 @@ typedef struct _tg_runtime {
 } _tg_runtime;
 extern TG_INTERNAL _tg_runtime _tg_rt;
 
+/* Safepoints (sync/safepoint.c, docs/threads.md). Every runtime call that can
+   allocate, and tg_safepoint(), calls _tg_safepoint_check: the fast path is one
+   relaxed load of the calling thread's eval-breaker word (a stale zero only
+   delays the request to the next safepoint); any bit set takes the slow path,
+   which may drop the GIL or park for a stop-the-world. */
+TG_INTERNAL void _tg_safepoint_slow(_tg_tstate *ts);
+static inline void _tg_safepoint_check(void)
+{
+    _tg_tstate *ts = _tg_tls_ts;
+    if (TG_UNLIKELY(atomic_load_explicit(&ts->eval_breaker, memory_order_relaxed) != 0))
+        _tg_safepoint_slow(ts);
+}
+
 TG_INTERNAL _tg_tstate *_tg_tstate_new(void);
 TG_INTERNAL void _tg_tstate_flush(_tg_tstate *ts);   /* free lists, pending trash */
 

@@ -36,6 +36,7 @@ static TG_COLD void unattached_alloc(const char *tname)
 tg_obj *_tg_obj_alloc(const tg_type *t, size_t size)
 {
     CHECK_ATTACHED_ALLOC(t->name);
+    _tg_safepoint_check();     /* allocation is a safepoint (sync/): GIL hand-off, stop-the-world */
     bool gc = _tg_type_is_gc(t);
     size_t total = size + (gc ? sizeof(_tg_gchead) : 0);
     char *mem = tg_mem_alloc(total);
