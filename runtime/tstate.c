@@ -3,9 +3,22 @@
  * clean-up.
  *
  * A thread state exists from tg_thread_attach (or tg_init) to tg_thread_detach
- * (or the thread's exit, through a pthread key destructor, or tg_fini). The
- * registry (_tg_rt.threads) lists every thread state, under registry_lock.
- * Objects created by a thread stay valid after it detaches.
+ * (or the thread's exit, through a pthread key destructor). The registry
+ * (_tg_rt.threads) lists every thread state, under registry_lock; a
+ * stop-the-world requester walks it under the same lock (sync/safepoint.c).
+ *
+ * Life of a thread state:
+ *   attach:  allocate (with sync/'s part), register with the status a
+ *            stop-the-world in progress dictates (DETACHED, or SUSPENDED),
+ *            then _tg_sync_attach: take the GIL (GIL mode), become ATTACHED.
+ *   detach:  if the thread had released (it exits inside
+ *            TG_BEGIN_ALLOW_THREADS), re-attach first — the free lists are
+ *            objects and may only be touched attached; flush free lists and
+ *            trash, abandon the allocator heap, leave (DETACHED, drop the
+ *            GIL), unregister (its live-object count is retired into
+ *            _tg_rt.live_retired), free.
+ * Objects created by a thread stay valid after it detaches or exits: they
+ * live in the shared heap, and in GIL mode all carry the same thread id.
  */
 #include <pthread.h>
 #include "runtime/internal.h"
@@ -31,9 +44,13 @@ static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit);
 
 _tg_tstate *_tg_tstate_new(void)
 {
-    _tg_tstate *ts = calloc(1, sizeof *ts);
-    if (!ts) return NULL;
+    _tg_tstate_full *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    _tg_tstate *ts = &f->ts;
     ts->thread = pthread_self();
+    ts->sync_state = &f->sync;
+    atomic_init(&ts->status, _TG_TS_DETACHED);
+    atomic_init(&ts->eval_breaker, 0);
     return ts;
 }
 
@@ -41,6 +58,9 @@ static void registry_add(_tg_tstate *ts)
 {
     pthread_mutex_lock(&_tg_rt.registry_lock);
     ts->tid = _tg_rt.mode == TG_MODE_GIL ? _TG_TID_GIL : _tg_rt.next_tid++;
+    /* A thread registered during a stop-the-world starts stopped. */
+    atomic_store(&ts->status, _tg_sync_initial_status_locked());
+    ts->prev = NULL;
     ts->next = _tg_rt.threads;
     if (ts->next) ts->next->prev = ts;
     _tg_rt.threads = ts;
@@ -87,6 +107,10 @@ TG_API int tg_thread_attach(void)
 static void detach_current(void)
 {
     _tg_tstate *ts = _tg_tls_ts;
+    if (atomic_load(&ts->status) != _TG_TS_ATTACHED)
+        _tg_sync_enter(ts);                /* exiting inside TG_BEGIN_ALLOW_THREADS */
+    if (_tg_stw_is_stopped())
+        _tg_stw_start();                   /* never leave the world stopped behind */
     _tg_tstate_flush(ts);
     _tg_alloc_thread_detach();
     _tg_tls_tid = 0;
@@ -94,7 +118,7 @@ static void detach_current(void)
     registry_remove(ts);
     _tg_tls_ts = NULL;
     pthread_setspecific(exit_key, NULL);
-    free(ts);
+    free((_tg_tstate_full *)ts);
 }
 
 TG_API void tg_thread_detach(void)

@@ -1,0 +1,108 @@
+/*
+ * sync/critical.c — critical sections: hold an object's own lock (ob_mutex),
+ * or two in address order (TG_BEGIN_CRITICAL_SECTION / ..2). CPython's
+ * PEP 703 design.
+ *
+ * GIL mode: nothing to do — the GIL already serialises attached threads.
+ *
+ * Free-threaded mode. Each thread keeps a stack of its critical sections in
+ * _tg_tstate.critical_section, linked through tg_critical_section.prev. A
+ * link's low bit (INACTIVE) says the section it points to has been suspended:
+ * its locks are not held. Rules:
+ *   - begin: lock a (and b), push.
+ *   - end: unlock, pop; if the new top is INACTIVE, relock it (resume).
+ *   - when the thread leaves ATTACHED (tg_release, a stop-the-world, or
+ *     blocking on a contended object lock) every active section is
+ *     suspended — its locks released — so a blocked thread never holds an
+ *     object lock: no lock-order cycle can form between object locks and
+ *     the GIL / a stop-the-world / another thread's critical sections.
+ *   - when the thread comes back only the innermost section is relocked;
+ *     outer ones are relocked lazily as the inner ones end.
+ * The price, as in CPython: an outer critical section is not atomic across
+ * a blocking call made inside it.
+ *
+ * Blocking on a contended lock: the section is pushed with its objects
+ * cleared (so a suspend/resume while we wait does not touch them), the
+ * thread releases (which suspends the outer sections), blocks in
+ * tg_mutex_lock, reacquires, then records its objects. With two objects the
+ * first lock is kept while waiting for the second: address order makes that
+ * safe among critical sections.
+ */
+#include "sync/sync.h"
+
+#define INACTIVE ((uintptr_t)1)
+
+static inline tg_critical_section *untag(uintptr_t p) { return (tg_critical_section *)(p & ~INACTIVE); }
+static inline uintptr_t *top_slot(_tg_tstate *ts) { return (uintptr_t *)&ts->critical_section; }
+
+static void cs_unlock(tg_critical_section *c)
+{
+    if (c->b) tg_mutex_unlock(&c->b->ob_mutex);
+    if (c->a) tg_mutex_unlock(&c->a->ob_mutex);
+}
+
+/* Lock one object's mutex; if contended, block detached. */
+static void lock_detached(_tg_tstate *ts, tg_mutex *m)
+{
+    if (tg_mutex_trylock(m)) return;
+    tg_tstate *t = tg_release();            /* suspends active sections */
+    tg_mutex_lock(m);
+    /* Keep m while we wait to re-attach: a stop-the-world does not need it
+       (the collector does not take object locks), and the section it
+       belongs to is not on the stack yet, so resume will not relock it. */
+    (void)ts;
+    tg_reacquire(t);
+}
+
+TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
+{
+    if (_tg_rt.mode == TG_MODE_GIL) {
+        cs->prev = NULL; cs->a = a; cs->b = b;
+        return;
+    }
+    _tg_tstate *ts = _tg_tls_ts;
+    if (a == b) b = NULL;
+    if (b && (uintptr_t)b < (uintptr_t)a) { tg_obj *t = a; a = b; b = t; }
+    cs->a = cs->b = NULL;                   /* nothing to suspend/resume yet */
+    cs->prev = (tg_critical_section *)*top_slot(ts);
+    *top_slot(ts) = (uintptr_t)cs;
+    lock_detached(ts, &a->ob_mutex);
+    if (b) lock_detached(ts, &b->ob_mutex);
+    cs->a = a; cs->b = b;
+}
+
+TG_API void _tg_cs_end(tg_critical_section *cs)
+{
+    if (_tg_rt.mode == TG_MODE_GIL) return;
+    _tg_tstate *ts = _tg_tls_ts;
+    TG_ASSERT(untag(*top_slot(ts)) == cs);
+    cs_unlock(cs);
+    *top_slot(ts) = (uintptr_t)cs->prev;
+    if (*top_slot(ts) & INACTIVE) _tg_cs_resume(ts);
+}
+
+void _tg_cs_suspend_all(_tg_tstate *ts)
+{
+    uintptr_t *slot = top_slot(ts);
+    while (*slot && !(*slot & INACTIVE)) {
+        tg_critical_section *c = untag(*slot);
+        cs_unlock(c);
+        *slot |= INACTIVE;
+        slot = (uintptr_t *)&c->prev;
+    }
+}
+
+void _tg_cs_resume(_tg_tstate *ts)
+{
+    uintptr_t *slot = top_slot(ts);
+    if (!(*slot & INACTIVE)) return;
+    tg_critical_section *c = untag(*slot);
+    /* Mark active first: if we block here, the release inside lock_detached
+       must not unlock what we do not hold — so lock with the objects hidden. */
+    tg_obj *a = c->a, *b = c->b;
+    c->a = c->b = NULL;
+    *slot = (uintptr_t)c;
+    if (a) lock_detached(ts, &a->ob_mutex);
+    if (b) lock_detached(ts, &b->ob_mutex);
+    c->a = a; c->b = b;
+}
