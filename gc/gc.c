@@ -1,64 +1,366 @@
 /*
- * gc/gc.c — provisional: object tracking and the collector's settings. The
- * collection algorithm comes with the collector issue.
+ * gc/gc.c — the collector's public API: tracking, generations, thresholds and
+ * automatic collection, freeze, callbacks, stats, garbage, introspection.
+ * The collection algorithm itself is gc/collect.c; docs/gc.md explains both.
+ *
+ * Counting rules (CPython's):
+ *   count[0]  tracked allocations minus deallocations since gen 0 was collected
+ *   count[i]  collections of generation i-1 since generation i was collected
+ * Collecting generation g zeroes count[0..g] and adds one to count[g+1].
+ * An allocation that takes count[0] over threshold[0] (threshold[0] > 0, the
+ * collector enabled, no collection running) collects the oldest generation
+ * whose count is over its threshold; generation 2 only when the objects
+ * promoted into it since the last full collection exceed 25% of it (the
+ * long-lived rule: full collections stay linear in the heap overall).
  */
-#include "runtime/internal.h"
+#include <stdio.h>
+#include <time.h>
+#include "gc/gc_internal.h"
 
-enum { GC_TRACKED = 1 };
+_tg_gcstate _tg_gcs;
 
-static _tg_gchead young = { (uintptr_t)&young, (uintptr_t)&young };
-static long threshold[3] = {700, 10, 10}, count[3];
-static int enabled = 1;
-static unsigned debug_flags;
+/* Long-lived rule: a full collection only when pending > total / 4. */
+#define GC_LONG_LIVED_DIVISOR 4
+
+size_t _tg_gc_list_size(const _tg_gchead *h)
+{
+    size_t n = 0;
+    for (const _tg_gchead *g = (const _tg_gchead *)h->gc_next; g != h; g = (const _tg_gchead *)g->gc_next) n++;
+    return n;
+}
 
 int _tg_gc_init(void)
 {
-    young.gc_next = young.gc_prev = (uintptr_t)&young;
-    for (int i = 0; i < 3; i++) { threshold[i] = _tg_rt.config.gc_threshold[i]; count[i] = 0; }
-    enabled = _tg_rt.config.gc_enabled;
+    _tg_gcstate *s = &_tg_gcs;
+    for (int i = 0; i <= GC_NGENS; i++) gc_list_init(&s->gen_head[i]);
+    for (int i = 0; i < GC_NGENS; i++) {
+        s->threshold[i] = _tg_rt.config.gc_threshold[i];
+        s->count[i] = 0;
+        memset(&s->stats[i], 0, sizeof s->stats[i]);
+    }
+    s->long_lived_total = s->long_lived_pending = 0;
+    s->enabled = _tg_rt.config.gc_enabled;
+    s->collecting = 0;
+    s->debug = 0;
+    s->parity = 0;
+    s->garbage = NULL;
+    s->ncbs = 0;
     return 0;
 }
-void _tg_gc_fini(void) {}
+
+/* tg_fini has run a full collection already. Frozen objects are thawed and
+   collected, then the garbage list is released and collected once more (what
+   DEBUG_SAVEALL kept goes now). Cycles with legacy finalizers stay: they are
+   uncollectable, as in CPython, and tg_live_objects reports them. */
+void _tg_gc_fini(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    s->debug &= ~(unsigned)TG_GC_DEBUG_SAVEALL;
+    tg_gc_unfreeze();
+    tg_gc_collect(2);
+    if (s->garbage) {
+        tg_obj *g = s->garbage;
+        s->garbage = NULL;
+        tg_list_clear(g);
+        tg_decref(g);
+        tg_gc_collect(2);
+    }
+    if (s->garbage) {                 /* made by the last collection */
+        tg_obj *g = s->garbage;
+        s->garbage = NULL;
+        tg_list_clear(g);
+        tg_decref(g);
+    }
+    free(s->cbs);
+    s->cbs = NULL;
+    s->ncbs = s->capcbs = 0;
+    free(s->stack);
+    s->stack = NULL;
+    s->stack_cap = 0;
+}
+
+/* ---------------------------------------------------------------- tracking */
 
 void _tg_gc_track(tg_obj *o)
 {
-    _tg_gchead *g = _tg_as_gc(o), *last = (_tg_gchead *)young.gc_prev;
-    g->gc_prev = (uintptr_t)last;
-    g->gc_next = (uintptr_t)&young;
-    last->gc_next = (uintptr_t)g;
-    young.gc_prev = (uintptr_t)g;
-    o->ob_gc_bits |= GC_TRACKED;
+#if TG_DEBUG >= 1
+    if (o->ob_gc_bits & GC_TRACKED) _tg_fatal_obj(o, "gc: object tracked twice");
+#endif
+    gc_list_append(_tg_as_gc(o), &_tg_gcs.gen_head[0]);
+    o->ob_gc_bits = GC_TRACKED;
 }
 
 void _tg_gc_untrack(tg_obj *o)
 {
     _tg_gchead *g = _tg_as_gc(o);
-    ((_tg_gchead *)g->gc_prev)->gc_next = g->gc_next;
-    ((_tg_gchead *)g->gc_next)->gc_prev = g->gc_prev;
+    gc_list_remove(g);
     g->gc_next = g->gc_prev = 0;
-    o->ob_gc_bits &= (uint8_t)~GC_TRACKED;
+    o->ob_gc_bits = 0;
 }
 
 bool _tg_gc_is_tracked(const tg_obj *o) { return (o->ob_gc_bits & GC_TRACKED) != 0; }
-void _tg_gc_on_alloc(void) { count[0]++; }
-void _tg_gc_on_dealloc(void) { if (count[0] > 0) count[0]--; }
+
+static TG_NOINLINE void collect_automatic(void);
+
+void _tg_gc_on_alloc(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    long c = ++s->count[0];
+    if (TG_UNLIKELY(c > s->threshold[0]) && s->threshold[0] > 0 && s->enabled && !s->collecting)
+        collect_automatic();
+}
+
+void _tg_gc_on_dealloc(void)
+{
+    if (_tg_gcs.count[0] > 0) _tg_gcs.count[0]--;
+}
+
+/* ------------------------------------------------------------- collecting */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Run the callbacks over a snapshot: a callback may add or remove callbacks. */
+static void invoke_callbacks(int phase, const tg_gc_info *info)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    size_t n = s->ncbs;
+    if (n == 0) return;
+    gc_cb small[8], *snap = n <= 8 ? small : malloc(n * sizeof *snap);
+    if (!snap) return;
+    memcpy(snap, s->cbs, n * sizeof *snap);
+    for (size_t i = 0; i < n; i++) snap[i].fn(phase, info, snap[i].arg);
+    if (snap != small) free(snap);
+}
+
+/* One collection with callbacks, stats and the counting rules. The guard is
+   held by the caller. Returns the unreachable objects found. */
+static intptr_t collect_with_callbacks(int gen)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    tg_errcode saved = tg_error();
+    char savedmsg[_TG_ERRMSG_MAX];
+    if (saved) snprintf(savedmsg, sizeof savedmsg, "%s", tg_error_message());
+
+    tg_gc_info info = { .generation = gen };
+    invoke_callbacks(TG_GC_START, &info);
+    if (s->debug & TG_GC_DEBUG_STATS) {
+        fprintf(stderr, "gc: collecting generation %d...\n", gen);
+        fprintf(stderr, "gc: objects in each generation: %zu %zu %zu\n",
+                _tg_gc_list_size(&s->gen_head[0]), _tg_gc_list_size(&s->gen_head[1]),
+                _tg_gc_list_size(&s->gen_head[2]));
+        fprintf(stderr, "gc: objects in permanent generation: %zu\n", _tg_gc_list_size(&s->gen_head[3]));
+    }
+
+    uint64_t t0 = now_ns();
+    intptr_t collected = 0, uncollectable = 0;
+    /* The counting rules apply before the work: objects the finalizers
+       allocate count towards the next collection. */
+    if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
+    for (int i = 0; i <= gen; i++) s->count[i] = 0;
+    _tg_gc_collect_main(gen, &collected, &uncollectable);
+    uint64_t pause = now_ns() - t0;
+
+    tg_gc_stats *st = &s->stats[gen];
+    st->collections++;
+    st->collected += (uint64_t)collected;
+    st->uncollectable += (uint64_t)uncollectable;
+    st->pause_ns_total += pause;
+    if (pause > st->pause_ns_max) st->pause_ns_max = pause;
+    if (s->debug & TG_GC_DEBUG_STATS)
+        fprintf(stderr, "gc: done, %zd unreachable, %zd uncollectable, %.4fs elapsed\n",
+                (ssize_t)(collected + uncollectable), (ssize_t)uncollectable, pause / 1e9);
+
+    info.collected = collected;
+    info.uncollectable = uncollectable;
+    info.pause_ns = pause;
+    invoke_callbacks(TG_GC_STOP, &info);
+    if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear();
+    return collected + uncollectable;
+}
+
+static TG_NOINLINE void collect_automatic(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    s->collecting = 1;
+    for (int i = GC_NGENS - 1; i >= 0; i--) {
+        if (s->count[i] <= s->threshold[i]) continue;
+        if (i == GC_NGENS - 1 && s->long_lived_pending < s->long_lived_total / GC_LONG_LIVED_DIVISOR)
+            continue;
+        collect_with_callbacks(i);
+        break;
+    }
+    s->collecting = 0;
+}
 
 TG_API intptr_t tg_gc_collect(int generation)
 {
     if (generation < -1 || generation > 2) {
-        _tg_err_set(TG_ERR_VALUE, "tg_gc_collect: generation must be 0, 1, 2 or -1");
+        _tg_err_set(TG_ERR_VALUE, "tg_gc_collect: generation must be 0, 1, 2 or -1 (got %d)", generation);
         return -1;
     }
-    _tg_err_set(TG_ERR_STATE, "tg_gc_collect: the cycle collector is not available yet");
+    _tg_gcstate *s = &_tg_gcs;
+    if (s->collecting) return 0;      /* requested from a finalizer or callback */
+    s->collecting = 1;
+    intptr_t n = collect_with_callbacks(generation < 0 ? 2 : generation);
+    s->collecting = 0;
+    return n;
+}
+
+/* ---------------------------------------------------------------- settings */
+
+TG_API void tg_gc_enable(void) { _tg_gcs.enabled = 1; }
+TG_API void tg_gc_disable(void) { _tg_gcs.enabled = 0; }
+TG_API int  tg_gc_isenabled(void) { return _tg_gcs.enabled; }
+
+TG_API void tg_gc_set_threshold(long t0, long t1, long t2)
+{
+    _tg_gcs.threshold[0] = t0 < 0 ? 0 : t0;
+    _tg_gcs.threshold[1] = t1 < 0 ? 0 : t1;
+    _tg_gcs.threshold[2] = t2 < 0 ? 0 : t2;
+}
+TG_API void tg_gc_get_threshold(long out[3]) { for (int i = 0; i < 3; i++) out[i] = _tg_gcs.threshold[i]; }
+TG_API void tg_gc_get_count(long out[3]) { for (int i = 0; i < 3; i++) out[i] = _tg_gcs.count[i]; }
+TG_API int  tg_gc_is_tracked(tg_obj *o) { return o && _tg_is_gc(o) && _tg_gc_is_tracked(o); }
+TG_API int  tg_gc_is_finalized(tg_obj *o) { return o && (o->ob_flags & _TG_OBF_FINALIZED) != 0; }
+TG_API void tg_gc_set_debug(unsigned flags) { _tg_gcs.debug = flags; }
+TG_API unsigned tg_gc_get_debug(void) { return _tg_gcs.debug; }
+TG_API void tg_gc_get_stats(tg_gc_stats out[3]) { memcpy(out, _tg_gcs.stats, sizeof _tg_gcs.stats); }
+
+TG_API tg_obj *tg_gc_garbage(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    if (!s->garbage && !(s->garbage = tg_list_new(0))) return NULL;
+    return _tg_newref(s->garbage);
+}
+
+/* ------------------------------------------------------------------ freeze */
+
+/* Move every object of list from into generation gen, rewriting its bits. */
+static void move_all(_tg_gchead *from, int gen)
+{
+    uint8_t bits = gc_bits_at_rest(gen);
+    for (_tg_gchead *g = (_tg_gchead *)from->gc_next; g != from; g = (_tg_gchead *)g->gc_next)
+        _tg_from_gc(g)->ob_gc_bits = bits;
+    gc_list_merge(from, &_tg_gcs.gen_head[gen]);
+}
+
+TG_API void tg_gc_freeze(void)
+{
+    if (_tg_gcs.collecting) return;
+    for (int i = 0; i < GC_NGENS; i++) move_all(&_tg_gcs.gen_head[i], GC_PERMANENT);
+    _tg_gcs.count[0] = 0;
+}
+
+TG_API void tg_gc_unfreeze(void)
+{
+    if (_tg_gcs.collecting) return;
+    move_all(&_tg_gcs.gen_head[GC_PERMANENT], GC_NGENS - 1);
+}
+
+TG_API size_t tg_gc_get_freeze_count(void) { return _tg_gc_list_size(&_tg_gcs.gen_head[GC_PERMANENT]); }
+
+/* --------------------------------------------------------------- callbacks */
+
+TG_API int tg_gc_add_callback(tg_gc_callback cb, void *arg)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    if (!cb) { _tg_err_set(TG_ERR_VALUE, "tg_gc_add_callback: NULL callback"); return -1; }
+    if (s->ncbs == s->capcbs) {
+        size_t cap = s->capcbs ? 2 * s->capcbs : 4;
+        gc_cb *n = realloc(s->cbs, cap * sizeof *n);
+        if (!n) { _tg_err_nomem(); return -1; }
+        s->cbs = n;
+        s->capcbs = cap;
+    }
+    s->cbs[s->ncbs++] = (gc_cb){ cb, arg };
+    return 0;
+}
+
+TG_API int tg_gc_remove_callback(tg_gc_callback cb, void *arg)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    for (size_t i = 0; i < s->ncbs; i++) {
+        if (s->cbs[i].fn == cb && s->cbs[i].arg == arg) {
+            memmove(&s->cbs[i], &s->cbs[i + 1], (s->ncbs - i - 1) * sizeof *s->cbs);
+            s->ncbs--;
+            return 0;
+        }
+    }
+    _tg_err_set(TG_ERR_NOT_FOUND, "tg_gc_remove_callback: callback not registered");
     return -1;
 }
-TG_API void tg_gc_enable(void) { enabled = 1; }
-TG_API void tg_gc_disable(void) { enabled = 0; }
-TG_API int  tg_gc_isenabled(void) { return enabled; }
-TG_API void tg_gc_set_threshold(long t0, long t1, long t2) { threshold[0] = t0; threshold[1] = t1; threshold[2] = t2; }
-TG_API void tg_gc_get_threshold(long out[3]) { for (int i = 0; i < 3; i++) out[i] = threshold[i]; }
-TG_API void tg_gc_get_count(long out[3]) { for (int i = 0; i < 3; i++) out[i] = count[i]; }
-TG_API int  tg_gc_is_tracked(tg_obj *o) { return o && _tg_type_is_gc(o->ob_type) && _tg_gc_is_tracked(o); }
-TG_API int  tg_gc_is_finalized(tg_obj *o) { return o && (o->ob_flags & _TG_OBF_FINALIZED) != 0; }
-TG_API void tg_gc_set_debug(unsigned flags) { debug_flags = flags; }
-TG_API unsigned tg_gc_get_debug(void) { return debug_flags; }
+
+/* ----------------------------------------------------------- introspection */
+
+/* Append every tracked object of the generations [lo, hi] to result (skipping
+   result itself). Appending never tracks a new object, so the walk is safe. */
+static int append_objects(tg_obj *result, int lo, int hi)
+{
+    for (int i = lo; i <= hi; i++) {
+        _tg_gchead *h = &_tg_gcs.gen_head[i];
+        for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = (_tg_gchead *)g->gc_next) {
+            tg_obj *o = _tg_from_gc(g);
+            if (o != result && tg_list_append(result, o) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+TG_API tg_obj *tg_gc_get_objects(int generation)
+{
+    if (generation < -1 || generation > 2) {
+        _tg_err_set(TG_ERR_VALUE, "tg_gc_get_objects: generation must be 0, 1, 2 or -1 (got %d)", generation);
+        return NULL;
+    }
+    tg_obj *r = tg_list_new(0);
+    if (!r) return NULL;
+    int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? GC_PERMANENT : generation;
+    if (append_objects(r, lo, hi) < 0) { tg_decref(r); return NULL; }
+    return r;
+}
+
+typedef struct { tg_obj *target; bool found; } referrer_probe;
+
+static int visit_probe(tg_obj *child, void *arg)
+{
+    referrer_probe *p = arg;
+    if (child == p->target) { p->found = true; return 1; }
+    return 0;
+}
+
+TG_API tg_obj *tg_gc_get_referrers(tg_obj *o)
+{
+    if (!o) { _tg_err_set(TG_ERR_VALUE, "tg_gc_get_referrers: NULL object"); return NULL; }
+    tg_obj *r = tg_list_new(0);
+    if (!r) return NULL;
+    for (int i = 0; i <= GC_PERMANENT; i++) {
+        _tg_gchead *h = &_tg_gcs.gen_head[i];
+        for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = (_tg_gchead *)g->gc_next) {
+            tg_obj *x = _tg_from_gc(g);
+            if (x == r) continue;
+            referrer_probe p = { o, false };
+            _tg_gc_traverse(x, visit_probe, &p);
+            if (p.found && tg_list_append(r, x) < 0) { tg_decref(r); return NULL; }
+        }
+    }
+    return r;
+}
+
+static int visit_append(tg_obj *child, void *arg) { return tg_list_append((tg_obj *)arg, child) < 0 ? -1 : 0; }
+
+TG_API tg_obj *tg_gc_get_referents(tg_obj *o)
+{
+    if (!o) { _tg_err_set(TG_ERR_VALUE, "tg_gc_get_referents: NULL object"); return NULL; }
+    tg_obj *r = tg_list_new(0);
+    if (!r) return NULL;
+    if (_tg_is_gc(o) && o->ob_type->traverse && _tg_gc_traverse(o, visit_append, r) < 0) {
+        tg_decref(r);
+        return NULL;
+    }
+    return r;
+}

@@ -1,0 +1,147 @@
+/*
+ * gc/gc_internal.h — the cycle collector's internal interface and state.
+ *
+ * The algorithm, its phases and the reasons for their order are written down
+ * once, in docs/gc.md; gc/collect.c repeats the numbered steps at each phase.
+ *
+ * Glossary
+ *   gc head     the 16 bytes (_tg_gchead) in front of every container
+ *   generation  a circular doubly linked list of gc heads: 0, 1, 2 (old) and
+ *               3 (permanent, tg_gc_freeze); gen_head[i] is its list head
+ *   the set     the objects one collection examines: generations 0..g merged
+ *               into one work list
+ *   gc_refs     an object's count minus the references to it from the set
+ *
+ * ob_gc_bits (one byte in the object header)
+ *   bit 0       GC_TRACKED   in a generation list
+ *   bits 1-2    the generation (0..3); cheap to read, no list walk
+ *   bit 3       GC_PARITY    gen-2 objects only: equal to gcs.parity outside a
+ *                            collection. A full collection writes !parity into
+ *                            the objects it keeps and flips gcs.parity when the
+ *                            set has been classified, so that a kept object
+ *                            leaves the set (its bits stop matching the set's
+ *                            membership table) without a second walk to clear
+ *                            marks. Objects of generations 0, 1, 3 have 0.
+ *   bit 4       GC_REFS      gc_refs is valid in gc_prev (set lazily, phase 1)
+ *   bit 5       GC_REACH     proven reachable (phase 2)
+ *   bit 6       GC_UNREACH   in the unreachable set (phases 3-8)
+ *   bit 7       GC_PENDING   reachable, children not yet scanned (only when
+ *                            the mark stack could not grow)
+ *   Bits 4-7 are zero outside a collection.
+ *
+ * IMPORTANT — how the gc head is reused during a collection
+ *   Outside a collection gc_next/gc_prev are plain list links.
+ *   Phase 1 (count):    an object of the set whose GC_REFS bit is set keeps
+ *                       gc_refs (intptr_t) in gc_prev; its gc_next is still
+ *                       the list link. Nothing may unlink an object now.
+ *   Phase 2 (classify): objects found reachable get gc_prev rewritten to the
+ *                       previous kept object as the walk passes them (the
+ *                       survivors' list is rebuilt in place, no moves);
+ *                       objects not yet proven reachable are moved, with
+ *                       proper links, to the tentative list.
+ *   From phase 3 on every list is a proper doubly linked list again, so user
+ *   code (finalizers, callbacks, deallocation untracking objects) may run.
+ *   Weakref objects are not containers; a candidate weakref whose callback
+ *   may be queued carries GC_WRCAND in its ob_gc_bits and counts the
+ *   references to it from the unreachable set in its (then unused) prev link.
+ *
+ * Contracts
+ *   - GIL mode: the caller holds the GIL. Free-threaded mode: the world is
+ *     stopped for phases 1-3 (no other thread touches a count or a link).
+ *   - traverse functions run during phases 1-2 must not allocate, decref, or
+ *     call back into the runtime: they only report their children.
+ */
+#ifndef TG_GC_INTERNAL_H
+#define TG_GC_INTERNAL_H
+
+#if !defined(TG_BUILDING_LIBRARY) && !defined(TG_INTERNAL_CLIENT)
+#error "gc/gc_internal.h is internal to libtangle; include <tangle.h>"
+#endif
+
+#include "runtime/internal.h"
+
+enum {
+    GC_TRACKED  = 1u << 0,
+    GC_GEN_SHIFT = 1,
+    GC_GEN_MASK = 3u << 1,
+    GC_PARITY   = 1u << 3,
+    GC_REFS     = 1u << 4,
+    GC_REACH    = 1u << 5,
+    GC_UNREACH  = 1u << 6,
+    GC_PENDING  = 1u << 7,
+    GC_WRCAND   = 1u << 4,       /* on weakref objects (never tracked) */
+};
+
+enum { GC_NGENS = 3, GC_PERMANENT = 3 };
+
+typedef struct gc_cb { tg_gc_callback fn; void *arg; } gc_cb;
+
+/* The collector's state: one per runtime. Free-threaded mode will add the
+   per-thread allocation counts (_tg_tstate.gc_count_delta) into count[0]
+   when a collection is considered; GIL mode counts here directly. */
+typedef struct _tg_gcstate {
+    _tg_gchead gen_head[GC_NGENS + 1];  /* 0, 1, 2, permanent */
+    long       threshold[GC_NGENS];
+    long       count[GC_NGENS];         /* count[0]: tracked allocs - deallocs; count[i>0]: collections of i-1 */
+    long       long_lived_total;        /* gen-2 size after the last full collection */
+    long       long_lived_pending;      /* objects promoted into gen 2 since */
+    int        enabled;
+    int        collecting;              /* re-entrancy guard */
+    unsigned   debug;
+    uint8_t    parity;                  /* 0 or GC_PARITY: the clean parity of gen 2 */
+    tg_obj    *garbage;                 /* tg_gc_garbage's list, created on first use */
+    gc_cb     *cbs;
+    size_t     ncbs, capcbs;
+    tg_gc_stats stats[GC_NGENS];
+    tg_obj   **stack;                   /* mark stack, kept between collections */
+    size_t     stack_cap;
+} _tg_gcstate;
+
+extern TG_INTERNAL _tg_gcstate _tg_gcs;
+
+static inline int gc_gen_of(uint8_t bits) { return (bits & GC_GEN_MASK) >> GC_GEN_SHIFT; }
+/* The bits of a tracked object at rest in generation gen. */
+static inline uint8_t gc_bits_at_rest(int gen)
+{
+    return (uint8_t)(GC_TRACKED | (gen << GC_GEN_SHIFT) | (gen == 2 ? _tg_gcs.parity : 0));
+}
+
+static inline void gc_list_init(_tg_gchead *h) { h->gc_next = h->gc_prev = (uintptr_t)h; }
+static inline bool gc_list_empty(const _tg_gchead *h) { return h->gc_next == (uintptr_t)h; }
+static inline void gc_list_append(_tg_gchead *g, _tg_gchead *h)
+{
+    _tg_gchead *last = (_tg_gchead *)h->gc_prev;
+    g->gc_prev = (uintptr_t)last;
+    g->gc_next = (uintptr_t)h;
+    last->gc_next = (uintptr_t)g;
+    h->gc_prev = (uintptr_t)g;
+}
+static inline void gc_list_remove(_tg_gchead *g)
+{
+    ((_tg_gchead *)g->gc_prev)->gc_next = g->gc_next;
+    ((_tg_gchead *)g->gc_next)->gc_prev = g->gc_prev;
+}
+static inline void gc_list_move(_tg_gchead *g, _tg_gchead *to) { gc_list_remove(g); gc_list_append(g, to); }
+/* Append every element of from to to; from becomes empty. O(1). */
+static inline void gc_list_merge(_tg_gchead *from, _tg_gchead *to)
+{
+    if (gc_list_empty(from)) return;
+    _tg_gchead *tail = (_tg_gchead *)to->gc_prev;
+    _tg_gchead *first = (_tg_gchead *)from->gc_next, *last = (_tg_gchead *)from->gc_prev;
+    tail->gc_next = (uintptr_t)first;
+    first->gc_prev = (uintptr_t)tail;
+    last->gc_next = (uintptr_t)to;
+    to->gc_prev = (uintptr_t)last;
+    gc_list_init(from);
+}
+TG_INTERNAL size_t _tg_gc_list_size(const _tg_gchead *h);
+
+/* gc/collect.c: one collection of generations 0..gen; fills collected and
+   uncollectable. The caller holds the re-entrancy guard. */
+TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable);
+/* gc/collect.c: the traverse dispatch shared with get_referrers/referents. */
+TG_INTERNAL int _tg_gc_traverse(tg_obj *o, tg_visitproc visit, void *arg);
+/* gc/collect.c: whole-list consistency checks (TG_DEBUG >= 2). */
+TG_INTERNAL void _tg_gc_validate_all(const char *when);
+
+#endif
