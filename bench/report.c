@@ -601,7 +601,9 @@ int tb_report_svg(const tb_run *run, const char *path)
         fprintf(gp, "set size 1,%.4f\nset origin 0,0\nset title 'tangle / best baseline "
                     "(ratio of medians, log scale; below 1 = tangle faster or smaller; no bar = no figure yet, see the table)'\n"
                     "set xlabel ''\nset ylabel 'tangle / best baseline'\nset logscale y\n"
-                    "set yrange [%g:%g]\nset xrange [-0.6:%d.6]\nset xtics rotate by -35 font ',10'\n"
+                    "set yrange [%g:%g]\nset xrange [-0.6:%d.6]\n"
+                    "set ytics ('0.05' 0.05, '0.1' 0.1, '0.2' 0.2, '0.5' 0.5, '1' 1, '2' 2, '5' 5, '10' 10, '20' 20, '50' 50)\n"
+                    "set xtics rotate by -35 font ',10'\n"
                     "set key top left\nset grid ytics\nset style data histogram\n"
                     "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\nset boxwidth 0.9\n",
                 top * 0.98, lo / 1.5, hi * 1.5, nbars - 1);
