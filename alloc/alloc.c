@@ -668,6 +668,8 @@ static pool *pool_adopt(heap *h, size_t c)
     return p;
 }
 
+static size_t sweep_abandoned(size_t budget);
+
 /* A pool of class c for h: its cache, an abandoned pool, an arena. */
 static pool *pool_acquire(heap *h, size_t c)
 {
@@ -679,8 +681,13 @@ static pool *pool_acquire(heap *h, size_t c)
         return p;
     }
     pthread_mutex_lock(&ar.lock);
+    size_t mapped = ar.mapped_total;
     p = arena_take_pool();
+    mapped = ar.mapped_total - mapped;
     pthread_mutex_unlock(&ar.lock);
+    /* The heap grew by an arena: first give back what abandoned pools no
+       longer use, so they do not pin arenas while nobody adopts them. */
+    if (mapped && p) sweep_abandoned(4 * POOLS_PER_ARENA);
     if (!p) {
         /* region exhausted or mmap failed: free empty abandoned pools and retry */
         if (_tg_alloc_collect() == 0) return NULL;
@@ -1064,6 +1071,32 @@ TG_API void *tg_mem_realloc(void *p, size_t n)
 
 /* ------------------------------------------------------------- collection */
 
+/* Return abandoned pools that remote frees have emptied to their arenas,
+   looking at no more than `budget` pools (classes taken in turn). */
+static size_t sweep_abandoned(size_t budget)
+{
+    static int cursor;          /* ab.lock */
+    size_t returned = 0;
+    pthread_mutex_lock(&ab.lock);
+    for (int k = 0; k < NCLASSES && budget; k++) {
+        int c = cursor = (cursor + 1) % NCLASSES;
+        for (pool *p = ab.list[c], *nx; p && budget; p = nx, budget--) {
+            nx = p->next;
+            collect_thread_free(p);
+            if (p->used == 0) {
+                list_remove(&ab.list[c], p);
+                __atomic_store_n(&ab.count[c], ab.count[c] - 1, __ATOMIC_RELAXED);
+                pthread_mutex_lock(&ar.lock);
+                arena_put_pool(p);
+                pthread_mutex_unlock(&ar.lock);
+                returned++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&ab.lock);
+    return returned;
+}
+
 size_t _tg_alloc_collect(void)
 {
     size_t returned = 0;
@@ -1092,23 +1125,7 @@ size_t _tg_alloc_collect(void)
         pthread_mutex_unlock(&ar.lock);
         h->cache = NULL; h->ncache = 0;
     }
-    /* empty abandoned pools */
-    pthread_mutex_lock(&ab.lock);
-    for (int c = 0; c < NCLASSES; c++) {
-        for (pool *p = ab.list[c], *nx; p; p = nx) {
-            nx = p->next;
-            collect_thread_free(p);
-            if (p->used == 0) {
-                list_remove(&ab.list[c], p);
-                __atomic_store_n(&ab.count[c], ab.count[c] - 1, __ATOMIC_RELAXED);
-                pthread_mutex_lock(&ar.lock);
-                arena_put_pool(p);
-                pthread_mutex_unlock(&ar.lock);
-                returned++;
-            }
-        }
-    }
-    pthread_mutex_unlock(&ab.lock);
+    returned += sweep_abandoned(SIZE_MAX);
     return returned;
 }
 
