@@ -667,19 +667,19 @@ static void scaling(const tb_workload *w, const tb_params *p, tb_result *r)
         tb_result_add(r, "peak_rss", "MiB", (double)tb_peak_rss_bytes() / 1048576.0);
 }
 
-/* stw_latency: thread 0 requests a (young, near-empty) collection every
-   WORK_BETWEEN ops and times the request until it returns; the others keep
-   running private-graph ops. The public API has no bare stop-the-world call,
-   so this is an upper bound on request -> all stopped: stop, collect an empty
-   young generation, restart. */
+/* stw_latency: thread 0 stops the world every WORK_BETWEEN ops (on average)
+   and times tg_stop_the_world(), which returns once every other attached
+   thread is parked: request -> all stopped. The others keep running
+   private-graph ops, reaching safepoints as the runtime's calls do. */
 #define WORK_BETWEEN 500
 static int op_stw(harness *h, int tid, uint64_t *rng)
 {
     if (op_private_graph(h, tid, rng) < 0) return -1;
     if (tid != 0 || tb_xorshift(rng) % WORK_BETWEEN != 0) return 0;
     double t0 = tb_now();
-    if (tg_gc_collect(0) < 0) return -1;
+    if (tg_stop_the_world() < 0) return -1;
     double t1 = tb_now();
+    tg_start_the_world();
     long i = atomic_fetch_add(&h->sample_idx, 1);
     if (i < h->max_samples)
         h->samples[i] = (t1 - t0) * 1e6;
