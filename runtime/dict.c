@@ -16,6 +16,7 @@
  * lookup that sees its table replaced after a comparison starts over.
  */
 #include "runtime/internal.h"
+#include "sync/chaos.h"
 
 #define DKIX_EMPTY (-1)
 #define DKIX_DUMMY (-2)
@@ -288,6 +289,7 @@ TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
     int64_t h = tg_hash(key);
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
     return _tg_dk_set(&d->keys, &d->used, key, h, value);
 }
 
@@ -322,6 +324,7 @@ TG_API int tg_dict_del(tg_obj *o, tg_obj *key)
     int64_t h = tg_hash(key);
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
     int r = _tg_dk_del(&d->keys, &d->used, key, h);
     if (r == 0) { _tg_err_set(TG_ERR_KEY, "key not found"); return -1; }
     return r < 0 ? -1 : 0;

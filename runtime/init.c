@@ -11,6 +11,7 @@
 #include "runtime/internal.h"
 #include "alloc/alloc.h"
 #include "sync/sync.h"
+#include "sync/chaos.h"
 
 _tg_runtime _tg_rt = { .registry_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -85,6 +86,7 @@ TG_API int tg_init(const tg_config *cfg)
         return -1;
     }
     _tg_rt.config = c;
+    _tg_chaos_init(_tg_rt.config.chaos_seed);
     _tg_rt.mode = c.mode;
     _tg_rt.rc = c.mode == TG_MODE_GIL ? TG_RC_DEFAULT
               : (c.refcount == TG_RC_ATOMIC ? TG_RC_ATOMIC : TG_RC_BIASED);

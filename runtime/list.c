@@ -11,6 +11,7 @@
  * can run arbitrary finalizers that look at the list).
  */
 #include "runtime/internal.h"
+#include "sync/chaos.h"
 
 static void items_free(_tg_items *it) { tg_mem_free(it); }
 
@@ -115,6 +116,19 @@ TG_API int tg_list_append(tg_obj *o, tg_obj *item)
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_append: NULL item"); return -1; }
     _tg_list *l = (_tg_list *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
+#if defined(TG_PLANT_RACE) && TG_PLANT_RACE
+    /* PLANTED BUG, only in the tangle-stress-planted test build
+       (stress/harness.cmake): the GIL is dropped between reading the length
+       and storing the item, so two appends can claim the same slot (a lost
+       update). `tangle stress --chaos` must catch it. */
+    size_t n = l->len;
+    { tg_tstate *planted = tg_release(); TG_CHAOS_POINT(TG_CHAOS_SITE_GIL_RELEASE); tg_reacquire(planted); }
+    if (list_reserve(l, (n + 1 > l->len ? n + 1 : l->len)) < 0) return -1;
+    l->items->item[n] = _tg_newref(item);
+    l->len = n + 1;
+    return 0;
+#endif
     if (TG_UNLIKELY(!l->items || l->len == l->items->cap) && list_reserve(l, l->len + 1) < 0)
         return -1;
     l->items->item[l->len++] = _tg_newref(item);
@@ -143,6 +157,7 @@ TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item)
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_set: NULL item"); return -1; }
     _tg_list *l = (_tg_list *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
     if (!normalize_index(&i, l->len)) {
         _tg_err_set(TG_ERR_INDEX, "list assignment index out of range");
         return -1;
@@ -158,6 +173,7 @@ TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item)
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_insert: NULL item"); return -1; }
     _tg_list *l = (_tg_list *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
     ptrdiff_t n = (ptrdiff_t)l->len;
     if (i < 0) { i += n; if (i < 0) i = 0; }
     if (i > n) i = n;
@@ -173,6 +189,7 @@ TG_API tg_obj *tg_list_pop(tg_obj *o, ptrdiff_t i)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, NULL);
     _tg_list *l = (_tg_list *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
     if (l->len == 0) {
         _tg_err_set(TG_ERR_INDEX, "pop from empty list");
         return NULL;
@@ -193,6 +210,7 @@ TG_API int tg_list_extend(tg_obj *o, tg_obj *other)
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!other) { _tg_err_set(TG_ERR_VALUE, "tg_list_extend: NULL argument"); return -1; }
     _tg_list *l = (_tg_list *)o;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
     tg_obj **src;
     size_t n;
     if (_tg_kind_of(other) == _TG_K_LIST) {

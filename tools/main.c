@@ -11,6 +11,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     { "demo", cmd_demo, "the seeds' examples, run on the runtime and explained" },
+    { "stress", cmd_stress, "scenarios x modes x threads under perturbed schedules; seeds reproduce failures" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,69 @@
+# stress/harness.cmake — the stress harness behind `tangle stress` (issue 9):
+# the scenario library, its link into the tangle command, the planted-race
+# detection test and the short chaos run. Included from the top-level
+# CMakeLists.txt. The sources live in stress/harness/ (harness.c, scen_*.c):
+# stress/CMakeLists.txt builds every stress/*.c as a standalone program with
+# its own main(), so they stay out of that directory.
+
+set(_tgs_dir ${CMAKE_CURRENT_SOURCE_DIR}/stress/harness)
+file(GLOB _tgs_srcs CONFIGURE_DEPENDS ${_tgs_dir}/harness.c ${_tgs_dir}/scen_*.c)
+
+# Compiled once, against the internal headers and the build's macros (TG_CHAOS...).
+add_library(tangle_stress_objs OBJECT ${_tgs_srcs})
+target_link_libraries(tangle_stress_objs PRIVATE tangle_internal)
+
+add_library(tangle_stresslib STATIC $<TARGET_OBJECTS:tangle_stress_objs>)
+target_link_libraries(tangle_stresslib PUBLIC tangle_internal m)
+
+if(TARGET tangle_cmd)
+  target_link_libraries(tangle_cmd PRIVATE tangle_stresslib)
+  # The process/shm scenarios reference tg_process_* and tg_shm_array_* weakly
+  # (they report "not available" until those exist). A weak reference does not
+  # pull a member out of a static archive, so link libtangle.a whole.
+  target_link_options(tangle_cmd PRIVATE
+    "LINKER:--whole-archive" "$<TARGET_FILE:tangle_static>" "LINKER:--no-whole-archive")
+  add_dependencies(tangle_cmd tangle_static)
+endif()
+
+# ------------------------------------------------------------ planted race
+# A second copy of the library built with TG_PLANT_RACE=1: tg_list_append
+# drops the GIL between reading the length and storing the item (a lost-update
+# race; runtime/list.c). Linked with the stress harness into its own program,
+# tangle-stress-planted, so the real library is untouched. The test below
+# requires that `--chaos` catches it within its budget.
+get_target_property(_tgs_lib_srcs tangle_objs SOURCES)
+add_library(tangle_planted_objs OBJECT ${_tgs_lib_srcs})
+target_include_directories(tangle_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,INCLUDE_DIRECTORIES>)
+target_compile_definitions(tangle_planted_objs PRIVATE
+  $<TARGET_PROPERTY:tangle_objs,COMPILE_DEFINITIONS> TG_PLANT_RACE=1)
+target_compile_options(tangle_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,COMPILE_OPTIONS>)
+target_link_libraries(tangle_planted_objs PUBLIC PkgConfig::URCU PkgConfig::CK Threads::Threads)
+
+add_executable(tangle_stress_planted ${_tgs_dir}/planted_main.c
+  $<TARGET_OBJECTS:tangle_stress_objs> $<TARGET_OBJECTS:tangle_planted_objs>)
+target_include_directories(tangle_stress_planted PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/include)
+target_compile_definitions(tangle_stress_planted PRIVATE TG_INTERNAL_CLIENT=1 TG_CHAOS=$<BOOL:${TANGLE_CHAOS}>)
+target_link_libraries(tangle_stress_planted PRIVATE PkgConfig::URCU PkgConfig::CK Threads::Threads rt m)
+set_target_properties(tangle_stress_planted PROPERTIES
+  OUTPUT_NAME tangle-stress-planted RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
+# ------------------------------------------------------------------- tests
+if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
+  enable_testing()
+  # The short chaos run of every scenario in GIL mode (CI; also under the tsan preset).
+  add_test(NAME stress_chaos_gil
+           COMMAND $<TARGET_FILE:tangle_cmd> stress --seconds 5 --mode gil --chaos --seed 1)
+  set_tests_properties(stress_chaos_gil PROPERTIES LABELS "stress" TIMEOUT 300)
+endif()
+if(TANGLE_BUILD_TESTS AND TANGLE_CHAOS)
+  # Known to detect races: the planted lost-update race must be caught by
+  # --chaos within 10 seconds (the harness exits 1 on a failure; WILL_FAIL
+  # turns that into a pass and a clean run into a failure). Fixed seed, so the
+  # work is the same every time; the budget has a wide margin (docs/stress.md).
+  add_test(NAME stress_detects_planted_race
+           COMMAND $<TARGET_FILE:tangle_stress_planted> stress --scenario seed_appends
+                   --mode gil --chaos --seconds 10 --seed 1)
+  set_tests_properties(stress_detects_planted_race PROPERTIES
+    LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
+endif()
