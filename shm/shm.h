@@ -125,4 +125,11 @@ TG_INTERNAL void _tg_shm_detach_all(void);
 TG_INTERNAL void _tg_shm_fork_prepare(void);
 TG_INTERNAL void _tg_shm_fork_parent(void);
 
+/* --------------------------------------------------------- runtime/marshal.c */
+
+/* tg_marshal_dumps into a malloc'd buffer; 0 or -1. */
+TG_INTERNAL int     _tg_marshal_dump_buf(tg_obj *o, unsigned char **out, size_t *len);
+/* tg_marshal_loads from memory. */
+TG_INTERNAL tg_obj *_tg_marshal_load_buf(const void *data, size_t n);
+
 #endif
