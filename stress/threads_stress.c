@@ -373,10 +373,19 @@ static int fork_child(void)
         tg_decref(o);
     }
     tg_list_clear(mailbox);
-    int ok = 0;
+    int ok = 1;
+#if !defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer cannot start threads in the child of a multithreaded
+       fork ("starting new threads after multi-threaded fork is not
+       supported"; with die_after_fork=0 it then trips over its own thread
+       table: "dup thread with used id"). Under TSan the child checks
+       everything else; the child thread is covered by the plain builds. */
     pthread_t t;
     pthread_create(&t, NULL, fork_child_thread, &ok);
     join_released(t);
+#else
+    (void)fork_child_thread;
+#endif
     if (!ok) return 12;
     tg_decref(mailbox);
     if (tg_fini() != 0) return 13;
