@@ -4,4 +4,5 @@
 #include "tangle.h"
 int cmd_demo(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
+int cmd_shm(int argc, char **argv);
 #endif

@@ -12,6 +12,7 @@ static const struct command {
 } commands[] = {
     { "demo", cmd_demo, "the seeds' examples, run on the runtime and explained" },
     { "stress", cmd_stress, "scenarios x modes x threads under perturbed schedules; seeds reproduce failures" },
+    { "shm", cmd_shm, "list tangle's shared-memory segments (owners, liveness); --gc removes dead ones" },
 };
 
 static void usage(FILE *out)
