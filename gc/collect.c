@@ -10,15 +10,14 @@
  *                Afterwards gc_refs > 0 means "referenced from outside".
  *                A gc_refs below zero is an embedder's missing incref: abort
  *                with "refcount too small", naming the object.
- *   2. classify  One walk. An object with gc_refs > 0 is a root: it and all
- *                it reaches are marked (explicit stack, no recursion). Marked
- *                objects stay where they are — the walk relinks them in place
- *                and rewrites their bits to the generation they are promoted
- *                to, which also takes them out of the set; unmarked objects go
- *                to a tentative list. Tentative objects marked later (a root
- *                further down the list reaches them) rejoin the survivors;
- *                the rest is the unreachable set. Survivors move up one
- *                generation in O(1) (a list splice).
+ *   2. classify  One walk, in list order. An object with gc_refs > 0, or
+ *                marked, is reachable: its children in the set are marked
+ *                (those the walk already passed go back to the list's tail),
+ *                and it stays where it is — the walk relinks it in place and
+ *                rewrites its bits to the generation it is promoted to, which
+ *                also takes it out of the set. Anything else moves to a
+ *                tentative list; what is still there at the end is the
+ *                unreachable set. Survivors move up one generation in O(1).
  *   3. legacy    Objects with a legacy finalizer (TG_TYPE_LEGACY_DEL), and
  *                everything they reach, leave the unreachable set: the legacy
  *                ones go to tg_gc_garbage(); all of them survive.
@@ -50,17 +49,12 @@
 #include <stdio.h>
 #include "gc/gc_internal.h"
 
-/* Initial mark stack: 8192 entries (64 KiB), doubled as needed; kept between
-   collections. */
-#define GC_STACK_INITIAL 8192
-
 typedef struct ctx {
     uint8_t  member[256];      /* bits -> in the set */
     uint8_t  markable[256];    /* bits -> in the set and not yet marked */
     uint8_t  keep_bits;        /* bits of a survivor */
-    tg_obj **stack;
-    size_t   sp, cap;
-    bool     overflow;         /* a mark could not be pushed (GC_PENDING) */
+    _tg_gchead *work;          /* the list being classified */
+    size_t   ntent;            /* objects in the tentative list */
 } ctx;
 
 /* --------------------------------------------------------------- helpers */
@@ -148,7 +142,7 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
         r = (intptr_t)g->gc_prev;
     } else {
         r = gc_count_copy(c);
-        c->ob_gc_bits = (uint8_t)(b | GC_REFS);
+        c->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);   /* TENT: left by an earlier classify */
     }
     if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
     g->gc_prev = (uintptr_t)r;
@@ -161,9 +155,10 @@ static void count_refs(_tg_gchead *list, ctx *x)
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         __builtin_prefetch((const void *)g->gc_next);
-        if (!(o->ob_gc_bits & GC_REFS)) {
+        uint8_t b = o->ob_gc_bits;
+        if (!(b & GC_REFS)) {
             g->gc_prev = (uintptr_t)gc_count_copy(o);
-            o->ob_gc_bits |= GC_REFS;
+            o->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);
         }
         for_each_child(o, x, refs_dec, visit_refs_dec);
     }
@@ -171,110 +166,76 @@ static void count_refs(_tg_gchead *list, ctx *x)
 
 /* ----------------------------------------------------- phase 2: classify */
 
-static TG_NOINLINE bool stack_grow(ctx *x)
-{
-    size_t cap = x->cap ? 2 * x->cap : GC_STACK_INITIAL;
-    tg_obj **s = realloc(x->stack, cap * sizeof *s);
-    if (!s) return false;
-    x->stack = s;
-    x->cap = cap;
-    _tg_gcs.stack = s;
-    _tg_gcs.stack_cap = cap;
-    return true;
-}
-
+/* A child of a reachable object. Ahead of the walk: marking it is enough, the
+   walk scans it when it gets there (in list order, which is mostly memory
+   order — no pointer-chasing DFS). Already passed over (tentative): back to
+   the tail of the work list, where the walk will meet it again. */
 static inline __attribute__((always_inline)) void mark_child(tg_obj *c, ctx *x)
 {
     uint8_t b = c->ob_gc_bits;
     if (!x->markable[b]) return;
-    if (TG_UNLIKELY(x->sp == x->cap) && !stack_grow(x)) {
-        /* No memory for the stack: remember the object, scan it later. */
-        c->ob_gc_bits = (uint8_t)(b | GC_REACH | GC_PENDING);
-        x->overflow = true;
-        return;
+    if (TG_UNLIKELY(b & GC_TENT)) {
+        _tg_gchead *g = _tg_as_gc(c), *list = x->work;
+        gc_list_remove(g);
+        /* The work list's tail link is valid during the walk (the head's
+           gc_prev and the last element's gc_next); c's own gc_prev held its
+           gc_refs, no longer needed once it is marked. */
+        _tg_gchead *tail = (_tg_gchead *)list->gc_prev;
+        tail->gc_next = (uintptr_t)g;
+        g->gc_next = (uintptr_t)list;
+        list->gc_prev = (uintptr_t)g;
+        b = (uint8_t)(b & ~(GC_TENT | GC_UNREACH));
+        x->ntent--;
     }
     c->ob_gc_bits = (uint8_t)(b | GC_REACH);
-    x->stack[x->sp++] = c;
 }
 static int visit_mark(tg_obj *c, void *x) { mark_child(c, x); return 0; }
 
-/* Scan o (already marked) and everything it reaches that is unmarked. */
-static void mark_from(tg_obj *o, ctx *x)
-{
-    for_each_child(o, x, mark_child, visit_mark);
-    while (x->sp) {
-        tg_obj *p = x->stack[--x->sp];
-        if (x->sp) __builtin_prefetch(x->stack[x->sp - 1]);
-        for_each_child(p, x, mark_child, visit_mark);
-    }
-}
-
 /* Split list into survivors (left in list, relinked, bits = keep_bits) and
-   the unreachable (moved to unreach, bits = TRACKED | UNREACH). Returns the
-   number of survivors. */
+   the unreachable (moved to unreach, bits = TRACKED | UNREACH | TENT; their
+   number left in x->ntent). Returns the number of survivors.
+
+   One walk, CPython's move_unreachable with three differences: reachability
+   is a bit, not a tagged gc_refs; survivors are relinked in place instead of
+   being moved; and a survivor's new bits take it out of the set, so that no
+   second walk clears marks. */
 static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
 {
     _tg_gchead tent;
     gc_list_init(&tent);
+    x->work = list;
+    x->ntent = 0;
     size_t kept = 0;
     _tg_gchead *last = list;
     _tg_gchead *g = (_tg_gchead *)list->gc_next;
     while (g != list) {
-        _tg_gchead *next = (_tg_gchead *)g->gc_next;
         tg_obj *o = _tg_from_gc(g);
-        __builtin_prefetch(next);
         uint8_t b = o->ob_gc_bits;
-        if (!(b & GC_REACH)) {
-            if ((intptr_t)g->gc_prev <= 0) {
-                gc_list_append(g, &tent);       /* tentatively unreachable */
-                g = next;
-                continue;
-            }
-            o->ob_gc_bits = (uint8_t)(b | GC_REACH);
-            mark_from(o, x);
-        } else if (TG_UNLIKELY(b & GC_PENDING)) {
-            o->ob_gc_bits = (uint8_t)(b & ~GC_PENDING);
-            mark_from(o, x);
+        _tg_gchead *next;
+        if (!(b & GC_REACH) && (intptr_t)g->gc_prev <= 0) {
+            next = (_tg_gchead *)g->gc_next;
+            gc_list_append(g, &tent);           /* tentatively unreachable */
+            /* gen 0, no GC_REFS: still a member of either set's table */
+            o->ob_gc_bits = GC_TRACKED | GC_UNREACH | GC_TENT;
+            x->ntent++;
+            g = next;
+            continue;
         }
-        /* A survivor: relink in place; the new bits take it out of the set. */
+        /* Reachable: mark what it reaches, then keep it. The bits are
+           rewritten first, so that a self-reference does not move it. */
         o->ob_gc_bits = x->keep_bits;
+        for_each_child(o, x, mark_child, visit_mark);
         g->gc_prev = (uintptr_t)last;
         last->gc_next = (uintptr_t)g;
         last = g;
         kept++;
-        g = next;
+        g = (_tg_gchead *)g->gc_next;         /* after the scan: it may have appended */
     }
     last->gc_next = (uintptr_t)list;
     list->gc_prev = (uintptr_t)last;
 
-    /* Marks that could not be pushed: only tentative objects can carry them
-       now (survivors are out of the set). */
-    while (TG_UNLIKELY(x->overflow)) {
-        x->overflow = false;
-        for (g = (_tg_gchead *)tent.gc_next; g != &tent; g = (_tg_gchead *)g->gc_next) {
-            tg_obj *o = _tg_from_gc(g);
-            if (o->ob_gc_bits & GC_PENDING) {
-                o->ob_gc_bits = (uint8_t)(o->ob_gc_bits & ~GC_PENDING);
-                mark_from(o, x);
-            }
-        }
-    }
-
-    /* Tentative objects marked after the walk passed them rejoin the
-       survivors; the rest is unreachable. */
-    g = (_tg_gchead *)tent.gc_next;
-    while (g != &tent) {
-        _tg_gchead *next = (_tg_gchead *)g->gc_next;
-        tg_obj *o = _tg_from_gc(g);
-        if (o->ob_gc_bits & GC_REACH) {
-            o->ob_gc_bits = x->keep_bits;
-            gc_list_move(g, list);
-            kept++;
-        } else {
-            o->ob_gc_bits = GC_TRACKED | GC_UNREACH;
-        }
-        g = next;
-    }
+    /* What is left in tent carries TRACKED | UNREACH | TENT; TENT is
+       harmless from here on (no later phase reads it). */
     gc_list_merge(&tent, unreach);
     return kept;
 }
@@ -513,10 +474,6 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
     if (gc_list_empty(work)) return;
 
     ctx x;
-    x.stack = s->stack;
-    x.cap = s->stack_cap;
-    x.sp = 0;
-    x.overflow = false;
 
     /* 1-2. count, classify */
     tables_for_generation(&x, gen);
@@ -533,26 +490,40 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
     if (gen == GC_NGENS - 1) { s->long_lived_pending = 0; s->long_lived_total = (long)kept; }
     if (gc_list_empty(&unreach)) goto done;
 
+    /* One scan says which of phases 3-6 have anything to do: for the common
+       garbage (no finalizers, no weakrefs) they cost nothing. */
+    size_t nunreach = x.ntent;
+    bool any_legacy = false, any_weak = false, any_fin = false;
+    for (_tg_gchead *g = (_tg_gchead *)unreach.gc_next; g != &unreach; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        if (TG_UNLIKELY(o->ob_type->finalize)) {
+            if (has_legacy_finalizer(o)) any_legacy = true;
+            else any_fin = true;
+        }
+        if (TG_UNLIKELY(o->ob_flags & _TG_OBF_WEAKLIST)) any_weak = true;
+    }
+
     /* 3. legacy finalizers and what they reach survive; legacy ones are garbage */
-    _tg_gchead fin;
-    gc_list_init(&fin);
-    move_legacy(&unreach, &fin);
-    if (!gc_list_empty(&fin)) {
+    if (any_legacy) {
+        _tg_gchead fin;
+        gc_list_init(&fin);
+        move_legacy(&unreach, &fin);
         bool saveall = (s->debug & TG_GC_DEBUG_SAVEALL) != 0;
         for (_tg_gchead *g = (_tg_gchead *)fin.gc_next; g != &fin; g = (_tg_gchead *)g->gc_next) {
             tg_obj *o = _tg_from_gc(g);
             (*uncollectable)++;
             if (saveall || has_legacy_finalizer(o)) garbage_append(o);
         }
+        nunreach -= (size_t)*uncollectable;
         list_to_generation(&fin, old);
     }
 
     /* 4. weakrefs: cleared now, callbacks queued until the end */
     wr_queue q = { NULL, NULL };
-    handle_weakrefs(&unreach, &q);
+    if (any_weak) handle_weakrefs(&unreach, &q);
 
     /* 5. PEP 442 finalizers; 6. resurrection */
-    if (finalize_garbage(&unreach)) {
+    if (any_fin && finalize_garbage(&unreach)) {
         tables_for_unreachable(&x);
         x.keep_bits = gc_bits_at_rest(old);
         _tg_gchead final;
@@ -561,11 +532,16 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
         classify(&unreach, &final, &x);
         gc_list_merge(&unreach, &s->gen_head[old]);   /* the resurrected */
         gc_list_merge(&final, &unreach);
+        nunreach = x.ntent;
         handle_weakrefs(&unreach, &q);                 /* weakrefs the finalizers made */
     }
 
     /* 7. clear */
-    *collected = (intptr_t)_tg_gc_list_size(&unreach);
+    *collected = (intptr_t)nunreach;
+#if TG_DEBUG >= 2
+    if (_tg_gc_list_size(&unreach) != nunreach)
+        _tg_fatal("gc: unreachable set has %zu objects, counted %zu", _tg_gc_list_size(&unreach), nunreach);
+#endif
     delete_garbage(&unreach, old);
 
     /* 8. weakref callbacks */

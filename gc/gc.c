@@ -74,9 +74,6 @@ void _tg_gc_fini(void)
     free(s->cbs);
     s->cbs = NULL;
     s->ncbs = s->capcbs = 0;
-    free(s->stack);
-    s->stack = NULL;
-    s->stack_cap = 0;
 }
 
 /* ---------------------------------------------------------------- tracking */

@@ -25,8 +25,7 @@
  *   bit 4       GC_REFS      gc_refs is valid in gc_prev (set lazily, phase 1)
  *   bit 5       GC_REACH     proven reachable (phase 2)
  *   bit 6       GC_UNREACH   in the unreachable set (phases 3-8)
- *   bit 7       GC_PENDING   reachable, children not yet scanned (only when
- *                            the mark stack could not grow)
+ *   bit 7       GC_TENT      in the tentative list (phase 2)
  *   Bits 4-7 are zero outside a collection.
  *
  * IMPORTANT — how the gc head is reused during a collection
@@ -68,7 +67,7 @@ enum {
     GC_REFS     = 1u << 4,
     GC_REACH    = 1u << 5,
     GC_UNREACH  = 1u << 6,
-    GC_PENDING  = 1u << 7,
+    GC_TENT     = 1u << 7,
     GC_WRCAND   = 1u << 4,       /* on weakref objects (never tracked) */
 };
 
@@ -93,8 +92,6 @@ typedef struct _tg_gcstate {
     gc_cb     *cbs;
     size_t     ncbs, capcbs;
     tg_gc_stats stats[GC_NGENS];
-    tg_obj   **stack;                   /* mark stack, kept between collections */
-    size_t     stack_cap;
 } _tg_gcstate;
 
 extern TG_INTERNAL _tg_gcstate _tg_gcs;
