@@ -859,6 +859,16 @@ static void heaps_once(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+/* Register the fork handlers when the library loads, before the runtime
+   registers its own (sync/fork.c): prepare handlers run in reverse order of
+   registration, so ours runs last and the allocator's locks are the innermost
+   ones taken around fork(), after any runtime lock a thread may hold while it
+   allocates. (glibc places its malloc locks the same way.) */
+__attribute__((constructor)) static void alloc_load(void)
+{
+    pthread_once(&hp_once, heaps_once);
+}
+
 static void heap_reset(heap *h)
 {
     for (int c = 0; c < NCLASSES; c++) h->avail[c] = &empty_pool;
