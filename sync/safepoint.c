@@ -47,6 +47,7 @@
  */
 #include <ck_pr.h>
 #include <pthread.h>
+#include <sched.h>
 #include "sync/sync.h"
 
 /* The requester spins this long on the countdown before sleeping: a busy
@@ -250,11 +251,16 @@ TG_API void tg_reacquire(tg_tstate *t)
 static void wait_stopped(void)
 {
     if (atomic_load_explicit(&stw.countdown, memory_order_acquire) == 0) return;
-    uint64_t until = _tg_now_ns() + _TG_STW_SPIN_NS;
+    uint64_t start = _tg_now_ns(), now = start;
     do {
-        ck_pr_stall();
+        /* First a few microseconds of pure spinning (the running threads
+           reach a safepoint within that); then yield between checks, so
+           that a counted thread which our wake-up preempted on this CPU
+           gets to run to its safepoint (oversubscribed machines). */
+        if (now - start < _TG_STW_SPIN_NS / 8) ck_pr_stall(); else sched_yield();
         if (atomic_load_explicit(&stw.countdown, memory_order_acquire) == 0) return;
-    } while (_tg_now_ns() < until);
+        now = _tg_now_ns();
+    } while (now - start < _TG_STW_SPIN_NS);
     REG_LOCK();
     while (atomic_load_explicit(&stw.countdown, memory_order_acquire) != 0)
         pthread_cond_wait(&stw.stopped_cv, &_tg_rt.registry_lock);
