@@ -148,13 +148,13 @@ static int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
     return 0;
 }
 
-tg_obj *_tg_dk_get(_tg_dkeys *k, tg_obj *key, int64_t hash, int *err)
+tg_obj *_tg_dk_get(_tg_dkeys *const *kp, tg_obj *key, int64_t hash, int *err)
 {
-    if (!k) return NULL;
+    if (!*kp) return NULL;
     size_t slot;
-    _tg_dkeys *kk = k;
-    int64_t ix = dk_lookup_stable(&kk, key, hash, &slot, err);
-    return ix >= 0 ? _tg_dk_entries(kk)[ix].value : NULL;
+    _tg_dkeys **kk = (_tg_dkeys **)kp;          /* dk_lookup only reads through it */
+    int64_t ix = dk_lookup_stable(kk, key, hash, &slot, err);
+    return ix >= 0 ? _tg_dk_entries(*kk)[ix].value : NULL;
 }
 
 int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
@@ -300,7 +300,7 @@ TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
     int64_t h = tg_hash(key);
     if (h == -1) return NULL;
     int err = 0;
-    tg_obj *v = _tg_dk_get(((_tg_dict *)o)->keys, key, h, &err);
+    tg_obj *v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
     if (v) return _tg_newref(v);
     if (!err) _tg_err_set(TG_ERR_KEY, "key not found");
     return NULL;
@@ -313,7 +313,7 @@ TG_API int tg_dict_contains(tg_obj *o, tg_obj *key)
     int64_t h = tg_hash(key);
     if (h == -1) return -1;
     int err = 0;
-    tg_obj *v = _tg_dk_get(((_tg_dict *)o)->keys, key, h, &err);
+    tg_obj *v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
     return err ? -1 : v != NULL;
 }
 

@@ -111,7 +111,7 @@ TG_API tg_obj *tg_getattr(tg_obj *o, const char *name)
     tg_obj *key = tg_str_intern(name);
     if (!key) return NULL;
     int err = 0;
-    tg_obj *v = _tg_dk_get(in->attrs, key, tg_hash(key), &err);
+    tg_obj *v = _tg_dk_get(&in->attrs, key, tg_hash(key), &err);
     if (v) return _tg_newref(v);
     if (!err) _tg_err_set(TG_ERR_KEY, "'%s' object has no attribute '%s'", o->ob_type->name, name);
     return NULL;

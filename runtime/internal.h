@@ -219,7 +219,9 @@ TG_INTERNAL void _tg_weakrefs_detach(tg_obj *o, tg_obj **pending);
 /* ---------------------------------------------------------------- dict core
    Shared by dicts and instance attributes: operate on (keys, used). */
 TG_INTERNAL int     _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value);
-TG_INTERNAL tg_obj *_tg_dk_get(_tg_dkeys *k, tg_obj *key, int64_t hash, int *err); /* borrowed */
+/* kp: the owner's table slot, so that a lookup whose comparison replaced the
+   table (an embedder's eq may mutate the owner) starts over on the new one. */
+TG_INTERNAL tg_obj *_tg_dk_get(_tg_dkeys *const *kp, tg_obj *key, int64_t hash, int *err); /* borrowed */
 TG_INTERNAL int     _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash); /* 1 deleted, 0 absent, -1 */
 TG_INTERNAL void    _tg_dk_free(_tg_dkeys *k);   /* drops every reference, frees the table */
 TG_INTERNAL _tg_dentry *_tg_dk_entries(_tg_dkeys *k);

@@ -352,7 +352,7 @@ int _tg_eq_depth(tg_obj *a, tg_obj *b, int depth)
         while (tg_dict_next(a, &pos, &k, &v) == 1) {
             int64_t h = tg_hash(k);
             int err = 0;
-            tg_obj *w = h == -1 ? NULL : _tg_dk_get(((_tg_dict *)b)->keys, k, h, &err);
+            tg_obj *w = h == -1 ? NULL : _tg_dk_get(&((_tg_dict *)b)->keys, k, h, &err);
             int r = 0;
             if (w) { tg_incref(w); r = _tg_eq_depth(v, w, depth + 1); tg_decref(w); }
             else if (h == -1 || err) r = -1;
