@@ -571,3 +571,46 @@ Test(nomem, dict_new_and_setattr)
     tg_decref(o); tg_decref(v);
     TG_END();
 }
+
+/* A key whose eq mutates the dict being searched (CPython restarts such a
+   lookup; it must not read a freed table). */
+static tg_type *mutating_type;
+static tg_obj *mutated_dict;
+static int mutations;
+static int64_t mutating_hash(tg_obj *self) { (void)self; return 4242; }
+static int mutating_eq(tg_obj *self, tg_obj *other)
+{
+    (void)self; (void)other;
+    if (mutated_dict && mutations++ == 0) {
+        for (int i = 0; i < 200; i++) set_ii(mutated_dict, 50000 + i, i);   /* forces resizes */
+    }
+    return 0;
+}
+
+Test(dict, a_key_comparison_that_resizes_the_dict)
+{
+    TG_START();
+    tg_type_spec s = { .name = "Mutating", .hash = mutating_hash, .eq = mutating_eq };
+    if (!mutating_type) mutating_type = tg_type_new(&s);
+    for (int op = 0; op < 4; op++) {
+        tg_obj *d = OK(tg_dict_new()), *a = OK(tg_new(mutating_type)), *b = OK(tg_new(mutating_type));
+        cr_assert_eq(tg_dict_set(d, a, tg_none()), 0);
+        mutated_dict = d;
+        mutations = 0;
+        int r;
+        switch (op) {
+        case 0: { tg_obj *v = tg_dict_get(d, b); r = v ? 1 : 0; tg_xdecref(v); cr_assert_eq(tg_error(), TG_ERR_KEY); break; }
+        case 1: r = tg_dict_contains(d, b); break;
+        case 2: r = tg_dict_set(d, b, tg_true()); break;
+        default: r = tg_dict_del(d, b); cr_assert_eq(tg_error(), TG_ERR_KEY); break;
+        }
+        tg_error_clear();
+        mutated_dict = NULL;
+        cr_assert_geq(mutations, 1);
+        cr_assert_eq(r, op == 2 ? 0 : op == 3 ? -1 : 0, "op %d: %d", op, r);
+        cr_assert_eq(tg_dict_len(d), op == 2 ? 202u : 201u);
+        cr_assert_eq(tg_dict_contains(d, a), 1);
+        tg_decref(d); tg_decref(a); tg_decref(b);
+    }
+    TG_END();
+}
