@@ -67,7 +67,7 @@ TG_API int   tg_process_join_timeout(tg_process *p, double timeout_s, int *exit_
  * covers waiting for the lock and for the message to start; a message that
  * has started is transferred whole (or the queue is marked broken).
  *
- * Errors: TG_ERR_NOT_FOUND  timed out, nothing arrived (Python's queue.Empty)
+ * Errors: TG_ERR_NOT_FOUND  timed out (get: queue.Empty; put: no room, queue.Full)
  *         TG_ERR_STATE      the other side closed or died; or this end is closed
  *         TG_ERR_CORRUPT    a process died mid-message: the stream cannot be
  *                           resynchronised, the queue is broken for everyone
