@@ -1029,6 +1029,10 @@ static void *alloc_nocheck(size_t n)
 
 static NOINLINE void *alloc_slow(size_t n)
 {
+#if TG_DEBUG >= 3
+    /* whole-heap validation on every slow path (TANGLE_DEBUG=3 only) */
+    if (_tg_alloc_validate() != 0) abort();
+#endif
     if (should_fail()) return NULL;
     return alloc_nocheck(n);
 }
@@ -1041,7 +1045,11 @@ TG_API void *tg_mem_alloc(size_t n)
         pool *p = h->avail[class_of(n)];
         block *b = p->free;
         if (TG_LIKELY(b != NULL)) {
-            p->free = link_get(b);
+            block *next = link_get(b);
+            p->free = next;
+#if TG_ALLOC_PREFETCH
+            __builtin_prefetch(next, 1);   /* the next allocation of this class reads its link */
+#endif
             set_used(p, p->used + 1);
             return block_give(b, p->size);
         }

@@ -132,6 +132,7 @@ static void *worker(void *arg)
         else free_block(live[i]);
     }
     free(live);
+    if (_tg_alloc_validate() != 0) fail("heap invariants broken", NULL);
     return NULL;
 }
 
