@@ -23,6 +23,7 @@
  */
 #include <pthread.h>
 #include "sync/sync.h"
+#include "sync/chaos.h"
 #include "alloc/alloc.h"
 
 void _tg_stw_fork_child(void);     /* sync/safepoint.c */
@@ -33,6 +34,7 @@ static void prepare(void)
 {
     had_runtime = atomic_load(&_tg_rt.initialized);
     if (!had_runtime) return;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_FORK);
     pthread_mutex_lock(&_tg_rt.registry_lock);
     _tg_gil_fork_prepare();
 }

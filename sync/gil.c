@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <time.h>
 #include "sync/sync.h"
+#include "sync/chaos.h"
 
 static struct {
     pthread_mutex_t mutex;
@@ -111,6 +112,7 @@ static struct timespec deadline_after(uint64_t ns)
 
 void _tg_gil_take(_tg_tstate *ts)
 {
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GIL_ACQUIRE);
     pthread_mutex_lock(&gil.mutex);
     uint64_t t0 = 0;
     if (gil.locked) {
@@ -190,6 +192,7 @@ void _tg_gil_drop(_tg_tstate *ts)
         }
     }
     pthread_mutex_unlock(&gil.switch_mutex);
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GIL_RELEASE);
 }
 
 TG_API void tg_gil_get_stats(tg_gil_stats *out)

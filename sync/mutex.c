@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sync/sync.h"
+#include "sync/chaos.h"
 
 enum { M_LOCKED = 1, M_PARKED = 2 };
 
@@ -184,6 +185,7 @@ static TG_NOINLINE void lock_slow(tg_mutex *m)
 
 TG_API void tg_mutex_lock(tg_mutex *m)
 {
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_ACQUIRE);
     uint8_t expected = 0;
     /* acquire: see the previous critical section's writes */
     if (TG_LIKELY(__atomic_compare_exchange_n(&m->v, &expected, M_LOCKED, false,
@@ -197,8 +199,10 @@ TG_API void tg_mutex_unlock(tg_mutex *m)
     uint8_t expected = M_LOCKED;
     /* release: publish this critical section to the next holder */
     if (TG_LIKELY(__atomic_compare_exchange_n(&m->v, &expected, 0, false,
-                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
+                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED))) {
+        TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_RELEASE);
         return;
+    }
 #if TG_DEBUG >= 1
     if (!(expected & M_LOCKED)) _tg_fatal("tg_mutex_unlock: mutex %p is not locked", (void *)m);
 #endif

@@ -49,6 +49,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include "sync/sync.h"
+#include "sync/chaos.h"
 
 /* The requester spins this long on the countdown before sleeping: a busy
    thread reaches its next safepoint within a few microseconds, and a futex
@@ -216,6 +217,7 @@ TG_API void tg_safepoint(void)
 #if TG_DEBUG >= 1
     if (!ts) _tg_fatal("tg_safepoint from a thread that is not attached (call tg_thread_attach)");
 #endif
+    TG_CHAOS_POINT(TG_CHAOS_SITE_SAFEPOINT);
     if (TG_UNLIKELY(ts && atomic_load_explicit(&ts->eval_breaker, memory_order_relaxed) != 0))
         _tg_safepoint_slow(ts);
 }
@@ -271,6 +273,7 @@ void _tg_stw_stop(void)
 {
     _tg_tstate *ts = _tg_tls_ts;
     TG_ASSERT(ts && atomic_load(&ts->status) == _TG_TS_ATTACHED);
+    TG_CHAOS_POINT(TG_CHAOS_SITE_STW);
     uint64_t t0 = _tg_now_ns();
     REG_LOCK();
     while (atomic_load(&stw.requested)) {
@@ -316,6 +319,7 @@ void _tg_stw_stop(void)
 
 void _tg_stw_start(void)
 {
+    TG_CHAOS_POINT(TG_CHAOS_SITE_STW);
     REG_LOCK();
     TG_ASSERT(atomic_load(&stw.requested) && stw.requester == _tg_tls_ts);
     for (_tg_tstate *t = _tg_rt.threads; t; t = t->next) {
