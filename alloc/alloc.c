@@ -1093,6 +1093,10 @@ size_t _tg_alloc_usable_size(const void *p)
 
 int _tg_alloc_is_pool_block(const void *p) { return p && in_region(p); }
 
+/* Keeps the data, moves between classes (a shrink to a smaller class moves too,
+   so the memory is really given back). Fault injection counts every call with
+   p != NULL as one allocation; on failure p is untouched. A shrink that cannot
+   get a new block keeps the old one: it is still big enough. */
 TG_API void *tg_mem_realloc(void *p, size_t n)
 {
     if (p == NULL) return tg_mem_alloc(n);
@@ -1101,7 +1105,7 @@ TG_API void *tg_mem_realloc(void *p, size_t n)
         size_t old = pool_of(p)->size;
         if (n != 0 && n <= old && n > old - TG_ALLOC_GRAIN) return p;   /* same class */
         void *q = alloc_nocheck(n);
-        if (!q) return NULL;
+        if (!q) return n <= old ? p : NULL;
         memcpy(q, p, n < old ? n : old);
         tg_mem_free(p);
         return q;
@@ -1109,7 +1113,7 @@ TG_API void *tg_mem_realloc(void *p, size_t n)
     large_hdr *hd = large_hdr_of(p);
     if (n != 0 && n <= TG_ALLOC_SMALL_MAX) {               /* large -> pool */
         void *q = alloc_nocheck(n);
-        if (!q) return NULL;
+        if (!q) return n <= hd->size ? p : NULL;
         memcpy(q, p, n < hd->size ? n : hd->size);
         large_free(p);
         return q;
