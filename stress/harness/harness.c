@@ -38,11 +38,11 @@
 #define MAX_LIST           16
 
 struct tgs_shared {
-    _Atomic uint64_t ops, rounds, cur_round;
-    _Atomic int      nfail;
-    _Atomic int      unavailable;
-    _Atomic int      finished;          /* the child reached its normal end */
-    _Atomic int      lock;
+    uint64_t ops, rounds, cur_round;
+    int      nfail;
+    int      unavailable;
+    int      finished;          /* the child reached its normal end */
+    int      lock;
     size_t           msg_len;
     char             msgs[MSG_BYTES];
     char             unavail_msg[512];

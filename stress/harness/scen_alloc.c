@@ -16,7 +16,7 @@
 
 typedef struct block_hdr { uint64_t cookie; uint64_t size; } block_hdr;
 
-static void *_Atomic mc_slots[MC_SLOTS];
+static void *mc_slots[MC_SLOTS];
 
 static uint64_t mc_cookie(uint64_t size, const void *p) { return tgs_mix(size ^ (uint64_t)(uintptr_t)p ^ 0xb10cull); }
 

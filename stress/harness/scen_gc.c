@@ -13,7 +13,7 @@ typedef struct node { tg_obj *peer; tg_obj *extra; uint64_t cookie; } node;
 
 static tgs_ctx *gcm_ctx;
 static tg_type *node_type;
-static _Atomic long gcm_made, gcm_finalized, gcm_freed, gcm_callbacks;
+static long gcm_made, gcm_finalized, gcm_freed, gcm_callbacks;
 static tg_obj *gcm_shared;      /* a list threads mutate while collections run */
 
 static int node_traverse(tg_obj *self, tg_visitproc visit, void *arg)

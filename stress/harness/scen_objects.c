@@ -23,8 +23,8 @@ typedef struct counted {
 } counted;
 
 static tgs_ctx *counted_ctx;            /* the round being run (one per child) */
-static _Atomic long counted_deallocs;
-static _Atomic long counted_holders;    /* refcount_storm: threads that still hold */
+static long counted_deallocs;
+static long counted_holders;    /* refcount_storm: threads that still hold */
 static tg_type *counted_type;
 
 static void counted_dealloc(tg_obj *self)
@@ -68,7 +68,7 @@ static tg_obj *counted_new(uint64_t serial)
 
 static struct {
     tg_obj *obj;
-    _Atomic long expected;         /* GIL mode: exactly tg_refcount(obj) at safepoints */
+    long expected;         /* GIL mode: exactly tg_refcount(obj) at safepoints */
 } storm;
 
 static void storm_worker(tgs_worker *w)
@@ -229,8 +229,8 @@ const tgs_scenario tgs_scen_seed_appends = {
 static struct {
     tg_obj *list, *dict;
     int     nwriters;
-    _Atomic long net;                  /* appends + inserts - pops */
-    _Atomic int  writers_done;
+    long net;                  /* appends + inserts - pops */
+    int  writers_done;
     uint64_t present[64];              /* per writer: bitmap of its keys in the dict */
 } ld;
 
@@ -457,7 +457,7 @@ typedef struct hqueue { pthread_mutex_t m; hnode *head, *tail; } hqueue;
 
 static struct {
     hqueue q[256];
-    _Atomic long freed;
+    long freed;
     long total;
 } ho;
 
@@ -599,7 +599,7 @@ const tgs_scenario tgs_scen_handoff = {
 
 static struct {
     tg_obj *shared;             /* list of per-thread lists of objects */
-    _Atomic long counted_made;
+    long counted_made;
 } oe;
 
 static void oe_creator(tgs_worker *w)

@@ -30,7 +30,7 @@
 
 static struct {
     tg_obj *list;
-    _Atomic int stop;
+    int stop;                     /* __atomic accesses only */
 } ft;
 
 static void ft_mutator(tgs_worker *w)
