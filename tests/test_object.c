@@ -1423,3 +1423,19 @@ Test(debug, messages_name_type_and_address)
     tg_decref(d);
     TG_END();
 }
+
+Test(hash, too_deep_is_an_overflow_not_a_crash)
+{
+    TG_START();
+    tg_obj *t = OK(tg_tuple(1, tg_int(1)));
+    for (int i = 0; i < 50000; i++) {
+        tg_obj *n = OK(tg_tuple(1, t));
+        tg_decref(t);
+        t = n;
+    }
+    cr_assert_eq(tg_hash(t), -1);
+    ASSERT_ERR(TG_ERR_OVERFLOW);
+    tg_error_clear();
+    tg_decref(t);
+    TG_END();
+}

@@ -473,3 +473,29 @@ Test(mem, fail_after_fails_exactly_once)
     tg_mem_free(e);
     TG_END();
 }
+
+Test(mem, init_fails_cleanly_at_every_allocation)
+{
+    unsetenv("TANGLE_MODE");
+    int failures = 0;
+    for (long n = 0; n < 5000; n++) {
+        tg_error_clear();
+        tg_mem_fail_after(n);
+        int r = tg_init(NULL);
+        tg_mem_fail_after(-1);
+        if (r == 0) break;
+        failures++;
+        cr_assert_eq(r, -1);
+        ASSERT_ERR(TG_ERR_NOMEM);
+        cr_assert_eq(tg_is_initialized(), 0, "a failed tg_init left the runtime initialised");
+        cr_assert_eq(tg_thread_is_attached(), 0, "a failed tg_init left the thread attached");
+    }
+    cr_assert_geq(failures, 1, "tg_init never allocated");
+    cr_assert_eq(tg_is_initialized(), 1);
+    /* the runtime that finally started is complete */
+    tg_obj *a = OK(tg_str("a")), *e = OK(tg_str(""));
+    cr_assert_eq(tg_is_immortal(a), 1);
+    cr_assert_eq(tg_is_immortal(e), 1);
+    cr_assert_eq(tg_str_const("abc"), tg_str_intern("abc"));
+    TG_END();
+}
