@@ -29,3 +29,18 @@ if(TANGLE_VALGRIND_EXE AND TANGLE_HAVE_VALGRIND_H AND NOT TANGLE_SANITIZE)
   set_tests_properties(alloc_uaf_valgrind PROPERTIES
     PASS_REGULAR_EXPRESSION "Invalid write of size 1.*inside a block of size 64 free'd")
 endif()
+
+# The stress scenario under memcheck with the client requests on: the
+# allocator's own accesses to free blocks must never trip memcheck.
+if(TANGLE_VALGRIND_EXE AND TANGLE_HAVE_VALGRIND_H AND NOT TANGLE_SANITIZE)
+  add_executable(alloc_stress_valgrind ${PROJECT_SOURCE_DIR}/stress/alloc_stress.c ${PROJECT_SOURCE_DIR}/alloc/alloc.c)
+  target_include_directories(alloc_stress_valgrind PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
+  target_compile_definitions(alloc_stress_valgrind PRIVATE
+    TG_BUILDING_LIBRARY=1 TG_INTERNAL_CLIENT=1 TG_ALLOC_VALGRIND=1 _GNU_SOURCE)
+  target_link_libraries(alloc_stress_valgrind PRIVATE Threads::Threads)
+  set_target_properties(alloc_stress_valgrind PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME alloc_stress_valgrind
+           COMMAND ${TANGLE_VALGRIND_EXE} --tool=memcheck --error-exitcode=9
+                   $<TARGET_FILE:alloc_stress_valgrind> --threads 3 --seconds 1 --seed 1)
+  set_tests_properties(alloc_stress_valgrind PROPERTIES LABELS stress TIMEOUT 120)
+endif()
