@@ -719,8 +719,9 @@ static pool *pool_acquire(heap *h, size_t c)
        longer use, so they do not pin arenas while nobody adopts them. */
     if (mapped && p) sweep_abandoned(4 * POOLS_PER_ARENA);
     if (!p) {
-        /* region exhausted or mmap failed: free empty abandoned pools and retry */
-        if (_tg_alloc_collect() == 0) return NULL;
+        /* region exhausted or mmap failed: free empty abandoned pools and retry
+           (bounded: while the range stays full every refill comes here) */
+        if (sweep_abandoned(4 * POOLS_PER_ARENA) == 0) return NULL;
         pthread_mutex_lock(&ar.lock);
         p = arena_take_pool();
         pthread_mutex_unlock(&ar.lock);
@@ -1322,7 +1323,7 @@ TG_API void tg_mem_dump(FILE *out)
     fprintf(out, "# arenas highwater mark            = %15zu\n", peak);
     fprintf(out, "# arenas allocated current         = %15zu\n", narenas);
     fprintf(out, "# empty arenas kept (spare)        = %15zu\n", nempty);
-    fprintf(out, "%zu arenas * %zu bytes/arena        = %15zu\n\n", narenas, ARENA_SIZE, committed);
+    fprintf(out, "# bytes in arenas (%4zu x %zu KiB) = %15zu\n\n", narenas, ARENA_SIZE >> 10, committed);
     fprintf(out, "# pools in use (owned, abandoned, cached) = %8zu\n", pools_in_use);
     fprintf(out, "# bytes in allocated blocks        = %15zu\n", in_blocks);
     fprintf(out, "# bytes in available blocks        = %15zu\n", avail);

@@ -44,3 +44,14 @@ if(TANGLE_VALGRIND_EXE AND TANGLE_HAVE_VALGRIND_H AND NOT TANGLE_SANITIZE)
                    $<TARGET_FILE:alloc_stress_valgrind> --threads 3 --seconds 1 --seed 1)
   set_tests_properties(alloc_stress_valgrind PROPERTIES LABELS stress TIMEOUT 120)
 endif()
+
+# The reserved range, made tiny, fills up: small requests must fall back to the
+# system allocator and come back.
+add_executable(alloc_exhaust ${PROJECT_SOURCE_DIR}/alloc/tests/alloc_exhaust.c ${PROJECT_SOURCE_DIR}/alloc/alloc.c)
+target_include_directories(alloc_exhaust PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR})
+target_compile_definitions(alloc_exhaust PRIVATE
+  TG_BUILDING_LIBRARY=1 TG_INTERNAL_CLIENT=1 "TG_ALLOC_RESERVE=((size_t)64 << 20)" _GNU_SOURCE)
+target_link_libraries(alloc_exhaust PRIVATE Threads::Threads)
+set_target_properties(alloc_exhaust PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME alloc_exhaust COMMAND alloc_exhaust)
+set_tests_properties(alloc_exhaust PROPERTIES TIMEOUT 60)
