@@ -3,6 +3,7 @@
 #define TG_TOOLS_COMMANDS_H
 #include "tangle.h"
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
 int cmd_shm(int argc, char **argv);
 #endif

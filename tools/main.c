@@ -11,6 +11,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
     { "demo", cmd_demo, "the seeds' examples, run on the runtime and explained" },
+    { "bench", cmd_bench, "the workloads of BENCH.md in both modes and against the baselines" },
     { "stress", cmd_stress, "scenarios x modes x threads under perturbed schedules; seeds reproduce failures" },
     { "shm", cmd_shm, "list tangle's shared-memory segments (owners, liveness); --gc removes dead ones" },
 };
