@@ -85,6 +85,7 @@ struct tg_type {
     int   (*user_traverse)(tg_obj *self, tg_visitproc visit, void *arg);
     void  (*user_clear)(tg_obj *self);
     char  *owned_name;                         /* embedder types: copy of spec->name */
+    struct tg_type *next_user;                 /* embedder types: the registry list */
 };
 
 /* Has a gc head (the memory layout), not "is tracked". */
@@ -243,6 +244,7 @@ enum {
     _TG_EB_GC         = 1u << 2,   /* an automatic collection is due */
     _TG_EB_MERGE_RC   = 1u << 3,   /* biased counts queued to this thread */
     _TG_EB_CHAOS      = 1u << 4,
+    _TG_EB_QSBR       = 1u << 5,   /* a grace period waits for this thread's quiescent state */
 };
 
 typedef struct _tg_tstate {
@@ -265,6 +267,7 @@ typedef struct _tg_tstate {
     void              *sync_state;     /* sync/ */
     tg_critical_section *critical_section;  /* innermost, free-threaded mode */
     int                gc_count_delta; /* tracked allocations minus deallocations since last sum */
+    struct _tg_ft_tstate *ft;          /* free-threaded mode (runtime/brc.c); NULL in GIL mode */
 } _tg_tstate;
 
 enum { _TG_TS_DETACHED = 0, _TG_TS_ATTACHED = 1, _TG_TS_SUSPENDED = 2 };
@@ -332,6 +335,41 @@ static inline bool _tg_freelist_push(_tg_freelist *fl, tg_obj *o, int max)
     *(tg_obj **)(o + 1) = fl->head; fl->head = o; fl->n++;
     return true;
 }
+
+/* ------------------------------------------------- biased counts (brc.c)
+   ob_ref_shared = count << 2 | state (docs/free-threading.md). */
+enum {
+    _TG_REF_BIASED = 0,    /* owner's local count + others' shared count */
+    _TG_REF_HOT    = 1,    /* contended: count >> 2 is an index into the hot table; others count per thread */
+    _TG_REF_QUEUED = 2,    /* queued to the owner for a merge (the queue holds one reference) */
+    _TG_REF_MERGED = 3,    /* shared count only (ob_tid == _TG_TID_SHARED, local 0) */
+};
+static inline bool _tg_ft(void) { return _tg_rt.mode == TG_MODE_FREE_THREADED; }
+/* The object's total count; exact only when the world is stopped (hot
+   objects: after _tg_ft_stw_merge folded the per-thread counts). */
+TG_INTERNAL intptr_t _tg_ft_count(const tg_obj *o);
+/* Hold a temporary reference around a finalizer / weakref callbacks of an
+   object whose count reached zero; end returns true if it was resurrected. */
+TG_INTERNAL void _tg_resurrect_begin(tg_obj *o);
+TG_INTERNAL bool _tg_resurrect_end(tg_obj *o);
+/* Thread life cycle (free-threaded mode), called by runtime/tstate.c. */
+TG_INTERNAL int  _tg_ft_thread_init(_tg_tstate *ts);
+TG_INTERNAL void _tg_ft_thread_fini(_tg_tstate *ts);
+/* Merge the calling thread's queue (its safepoint). */
+TG_INTERNAL void _tg_ft_merge_own(_tg_tstate *ts);
+/* World stopped by the caller: merge every queue, fold per-thread counts of
+   hot objects. Objects found dead are kept (one reference) for
+   _tg_ft_stw_release, which runs after the restart. */
+TG_INTERNAL void _tg_ft_stw_merge(void);
+TG_INTERNAL void _tg_ft_stw_release(void);
+/* Lock-free reads: take a reference unless the object is dying. */
+TG_INTERNAL bool _tg_try_incref(tg_obj *o);
+/* QSBR (sync/qsbr.c): retire a block / defer a decref until no reader can
+   hold it. Free-threaded mode only. */
+TG_INTERNAL void _tg_qsbr_retire(void *mem);
+TG_INTERNAL void _tg_qsbr_defer_decref(tg_obj *o);
+TG_INTERNAL void _tg_qsbr_quiescent(_tg_tstate *ts);     /* EB bit: announce a quiescent state */
+TG_INTERNAL void _tg_qsbr_stw_reclaim(void);             /* world stopped: every reader is quiescent */
 
 /* ------------------------------------------------------------------ misc */
 

@@ -217,7 +217,10 @@ static void destroy(tg_obj *o)
     const tg_type *t = o->ob_type;
     if (_tg_is_gc(o)) {
         if (_tg_gc_is_tracked(o)) _tg_gc_untrack(o);
-        _tg_gc_on_dealloc();
+        /* count0 counts what constructors counted: objects tracked at birth
+           (containers, attribute objects, instances of TG_TYPE_GC types). */
+        if ((t->flags & TG_TYPE_GC) || (o->ob_flags & _TG_OBF_ATTRS_OK))
+            _tg_gc_on_dealloc();
     }
     t->destroy(o);
     if (t->release) t->release(o); else _tg_obj_free(o);
@@ -427,9 +430,15 @@ int64_t _tg_hash_depth(tg_obj *o, int depth)
         return -1;
     default:
         if (t->hash) {
+            /* -1 is a failure only if the callback set an error: run it with
+               the caller's error put aside, and put it back on success. */
+            tg_errcode saved = tg_error();
+            char msg[_TG_ERRMSG_MAX];
+            if (saved) { snprintf(msg, sizeof msg, "%s", tg_error_message()); tg_error_clear(); }
             int64_t h = t->hash(o);
-            if (h == -1 && tg_error() == TG_OK) h = -2;
-            return h;
+            if (h == -1 && tg_error() != TG_OK) return -1;
+            if (saved) _tg_err_set(saved, "%s", msg);
+            return h == -1 ? -2 : h;
         }
         /* identity hash: the address without its always-zero low bits */
         return fix_hash((int64_t)((uintptr_t)o >> 4));

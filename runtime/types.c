@@ -3,6 +3,7 @@
  * embedder-defined types (tg_type_new, tg_new, tg_payload), the scalar
  * singletons (None, True, False) and the runtime immortals' life cycle.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include "runtime/internal.h"
 
@@ -51,7 +52,10 @@ void _tg_inst_clear(tg_obj *o);
 size_t _tg_inst_sizeof(const tg_obj *o);
 
 /* Embedder types are immortal: they live until the process ends (instances
-   of them are the embedder's to manage, and a type is small). */
+   of them are the embedder's to manage, and a type is small). The registry
+   keeps them reachable, so leak checkers do not report them. */
+static pthread_mutex_t user_types_lock = PTHREAD_MUTEX_INITIALIZER;
+static tg_type *user_types;
 TG_API tg_type *tg_type_new(const tg_type_spec *spec)
 {
     if (!spec || !spec->name || !*spec->name) {
@@ -90,6 +94,10 @@ TG_API tg_type *tg_type_new(const tg_type_spec *spec)
     t->eq = spec->eq;
     t->destroy = _tg_inst_destroy;
     t->size_of = _tg_inst_sizeof;
+    pthread_mutex_lock(&user_types_lock);
+    t->next_user = user_types;
+    user_types = t;
+    pthread_mutex_unlock(&user_types_lock);
     return t;
 }
 
