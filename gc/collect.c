@@ -459,6 +459,35 @@ void _tg_gc_validate_all(const char *when)
 
 /* ---------------------------------------------------------------- main */
 
+/* Could this child ever be part of a cycle? Not if it has no gc head, or if
+   it is a tuple that is no longer tracked (tuples never change). Lists,
+   dicts and instances of TG_TYPE_GC types are tracked for life. */
+static inline bool may_be_tracked(const tg_obj *c)
+{
+    if (!_tg_is_gc(c)) return false;
+    if (_tg_kind_of(c) == _TG_K_TUPLE) return (c->ob_gc_bits & GC_TRACKED) != 0;
+    return (c->ob_type->flags & TG_TYPE_GC) || (c->ob_gc_bits & GC_TRACKED);
+}
+
+/* 0. Untrack tuples that can never be part of a cycle: every item is an atom
+   or an untracked tuple (CPython does the same). Tuples are built children
+   first, so the list's order untracks a whole tree of tuples in one walk.
+   Without this, tuple trees (binary-trees) stay in the old generation and
+   every full collection walks them again. */
+static void untrack_tuples(_tg_gchead *list)
+{
+    _tg_gchead *next;
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = next) {
+        next = (_tg_gchead *)g->gc_next;
+        tg_obj *o = _tg_from_gc(g);
+        if (_tg_kind_of(o) != _TG_K_TUPLE) continue;
+        _tg_tuple *t = (_tg_tuple *)o;
+        size_t i = 0;
+        while (i < t->n && !may_be_tracked(t->items[i])) i++;
+        if (i == t->n) _tg_gc_untrack(o);
+    }
+}
+
 void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
 {
     _tg_gcstate *s = &_tg_gcs;
@@ -471,6 +500,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
     _tg_gchead *work = &s->gen_head[gen];
     for (int i = 0; i < gen; i++) gc_list_merge(&s->gen_head[i], work);
     *collected = *uncollectable = 0;
+    untrack_tuples(work);
     if (gc_list_empty(work)) return;
 
     ctx x;

@@ -124,6 +124,31 @@ Test(gc, tuple_cycle_through_list)
     TG_END();
 }
 
+Test(gc, tuples_of_atoms_are_untracked_by_a_collection)
+{
+    TG_START();
+    /* (1, 'a') is tracked at birth and untracked by the next collection;
+       ((1, 'a'), (2.0, None)) goes in the same walk (children come first);
+       a tuple holding a list stays tracked, and so does its cycle. */
+    tg_obj *one = OK(tg_int(1)), *a = OK(tg_str("a")), *f = OK(tg_float(2.0));
+    tg_obj *t1 = OK(tg_tuple(2, one, a)), *t2 = OK(tg_tuple(2, f, tg_none()));
+    tg_obj *outer = OK(tg_tuple(2, t1, t2));
+    tg_obj *l = OK(tg_list_new(0)), *tl = OK(tg_tuple(1, l));
+    cr_assert(tg_gc_is_tracked(t1) && tg_gc_is_tracked(outer) && tg_gc_is_tracked(tl));
+    tg_gc_collect(0);
+    cr_assert_not(tg_gc_is_tracked(t1));
+    cr_assert_not(tg_gc_is_tracked(t2));
+    cr_assert_not(tg_gc_is_tracked(outer), "a tuple of untracked tuples is untracked in the same walk");
+    cr_assert(tg_gc_is_tracked(tl), "a tuple holding a list may join a cycle later");
+    cr_assert_eq(tg_list_append(l, tl), 0);               /* l -> tl -> l */
+    tg_decref(tl);
+    tg_decref(l);
+    cr_assert_eq(tg_gc_collect(-1), 2);
+    tg_decref(outer); tg_decref(t1); tg_decref(t2);
+    tg_decref(one); tg_decref(a); tg_decref(f);
+    TG_END();
+}
+
 Test(gc, generic_object_self_cycle)
 {
     TG_START();
