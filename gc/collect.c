@@ -63,9 +63,14 @@ typedef struct ctx {
    counts: free-threaded mode adapts it (merged biased counts). */
 static inline intptr_t gc_count_copy(const tg_obj *o)
 {
+    /* Biased counts (runtime/brc.c): local + shared; a hot object's shared
+       count lives in the hot table (exact: the world is stopped and the
+       per-thread counts were folded before the collection). */
     uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
     if (TG_UNLIKELY(local == _TG_IMMORTAL_LOCAL)) return INTPTR_MAX / 2;
-    return (intptr_t)local + (__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) >> 2);
+    intptr_t s = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+    if (TG_UNLIKELY((s & 3) == _TG_REF_HOT)) return _tg_ft_count(o);
+    return (intptr_t)local + (s >> 2);
 }
 
 static TG_COLD _Noreturn void refcount_too_small(const tg_obj *o)

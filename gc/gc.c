@@ -13,11 +13,36 @@
  * promoted into it since the last full collection exceed 25% of it (the
  * long-lived rule: full collections stay linear in the heap overall).
  */
+#include <ck_spinlock.h>
+#include <sched.h>
 #include <stdio.h>
 #include <time.h>
 #include "gc/gc_internal.h"
+#include "sync/sync.h"
 
 _tg_gcstate _tg_gcs;
+
+/* Free-threaded mode (docs/free-threading.md): every thread tracks and
+   untracks, so the generation lists are under track_lock — a spinlock held
+   for a few pointer writes (a collection runs with the world stopped, when
+   no other thread can hold it). Allocation counts are per thread
+   (_tg_tstate.gc_count_delta), flushed into count[0] with one atomic add
+   every GC_COUNT_QUANTUM allocations or deallocations. */
+static ck_spinlock_fas_t track_lock = CK_SPINLOCK_FAS_INITIALIZER;
+#define GC_COUNT_QUANTUM 32
+static _tg_tstate *_Atomic collector_ts;   /* the thread collecting, or NULL */
+
+static inline void track_lock_acquire(void) { if (_tg_ft()) ck_spinlock_fas_lock(&track_lock); }
+static inline void track_lock_release(void) { if (_tg_ft()) ck_spinlock_fas_unlock(&track_lock); }
+
+/* Stop the world for the collector or an introspection walk (free-threaded
+   mode, unless the caller already stopped it). */
+static bool gc_world_stop(void)
+{
+    if (!_tg_ft() || _tg_stw_is_stopped()) return false;
+    _tg_stw_stop();
+    return true;
+}
 
 /* Long-lived rule: a full collection only when pending > total / 4. */
 #define GC_LONG_LIVED_DIVISOR 4
@@ -83,25 +108,44 @@ void _tg_gc_track(tg_obj *o)
 #if TG_DEBUG >= 1
     if (o->ob_gc_bits & GC_TRACKED) _tg_fatal_obj(o, "gc: object tracked twice");
 #endif
+    track_lock_acquire();
     gc_list_append(_tg_as_gc(o), &_tg_gcs.gen_head[0]);
     o->ob_gc_bits = GC_TRACKED;
+    track_lock_release();
 }
 
 void _tg_gc_untrack(tg_obj *o)
 {
     _tg_gchead *g = _tg_as_gc(o);
+    track_lock_acquire();
     gc_list_remove(g);
     g->gc_next = g->gc_prev = 0;
     o->ob_gc_bits = 0;
+    track_lock_release();
 }
 
 bool _tg_gc_is_tracked(const tg_obj *o) { return (o->ob_gc_bits & GC_TRACKED) != 0; }
 
 static TG_NOINLINE void collect_automatic(void);
 
+static TG_NOINLINE void ft_count_flush(_tg_tstate *ts)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    long c = __atomic_add_fetch(&s->count[0], (long)ts->gc_count_delta, __ATOMIC_RELAXED);
+    ts->gc_count_delta = 0;
+    if (c > s->threshold[0] && s->threshold[0] > 0 && s->enabled
+        && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED))
+        collect_automatic();
+}
+
 void _tg_gc_on_alloc(void)
 {
     _tg_gcstate *s = &_tg_gcs;
+    if (_tg_ft()) {
+        _tg_tstate *ts = _tg_tls_ts;
+        if (TG_UNLIKELY(++ts->gc_count_delta >= GC_COUNT_QUANTUM)) ft_count_flush(ts);
+        return;
+    }
     long c = ++s->count[0];
     if (TG_UNLIKELY(c > s->threshold[0]) && s->threshold[0] > 0 && s->enabled && !s->collecting)
         collect_automatic();
@@ -109,7 +153,39 @@ void _tg_gc_on_alloc(void)
 
 void _tg_gc_on_dealloc(void)
 {
+    if (_tg_ft()) {
+        _tg_tstate *ts = _tg_tls_ts;
+        if (TG_UNLIKELY(--ts->gc_count_delta <= -GC_COUNT_QUANTUM)) {
+            __atomic_add_fetch(&_tg_gcs.count[0], (long)ts->gc_count_delta, __ATOMIC_RELAXED);
+            ts->gc_count_delta = 0;
+        }
+        return;
+    }
     if (_tg_gcs.count[0] > 0) _tg_gcs.count[0]--;
+}
+
+/* Free-threaded mode: claim the collector (one collection at a time, from
+   any thread). wait: keep trying (tg_gc_collect) — at safepoints, so that
+   the thread collecting can stop us. */
+static bool collector_claim(bool wait)
+{
+    _tg_tstate *me = _tg_tls_ts;
+    for (;;) {
+        int z = 0;
+        if (__atomic_compare_exchange_n(&_tg_gcs.collecting, &z, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            atomic_store_explicit(&collector_ts, me, memory_order_relaxed);
+            return true;
+        }
+        if (!wait || atomic_load_explicit(&collector_ts, memory_order_relaxed) == me) return false;
+        tg_safepoint();
+        sched_yield();
+    }
+}
+
+static void collector_release(void)
+{
+    atomic_store_explicit(&collector_ts, NULL, memory_order_relaxed);
+    __atomic_store_n(&_tg_gcs.collecting, 0, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------- collecting */
@@ -157,10 +233,19 @@ static intptr_t collect_with_callbacks(int gen)
     intptr_t collected = 0, uncollectable = 0;
     /* The counting rules apply before the work: objects the finalizers
        allocate count towards the next collection. */
+    /* Free-threaded mode: the whole collection runs with the world stopped,
+       after merging every thread's queued biased counts and folding the
+       per-thread counts of hot objects (runtime/brc.c); what those merges
+       found dead, and the references QSBR deferred, are dropped after the
+       restart. Callbacks run outside the pause. */
+    bool stopped = gc_world_stop();
+    _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
     for (int i = 0; i <= gen; i++) s->count[i] = 0;
     _tg_gc_collect_main(gen, &collected, &uncollectable);
     uint64_t pause = now_ns() - t0;
+    if (stopped) _tg_stw_start();
+    _tg_ft_stw_release();
 
     tg_gc_stats *st = &s->stats[gen];
     st->collections++;
@@ -183,6 +268,18 @@ static intptr_t collect_with_callbacks(int gen)
 static TG_NOINLINE void collect_automatic(void)
 {
     _tg_gcstate *s = &_tg_gcs;
+    if (_tg_ft()) {
+        if (!collector_claim(false)) return;
+        for (int i = GC_NGENS - 1; i >= 0; i--) {
+            if (s->count[i] <= s->threshold[i]) continue;
+            if (i == GC_NGENS - 1 && s->long_lived_pending < s->long_lived_total / GC_LONG_LIVED_DIVISOR)
+                continue;
+            collect_with_callbacks(i);
+            break;
+        }
+        collector_release();
+        return;
+    }
     s->collecting = 1;
     for (int i = GC_NGENS - 1; i >= 0; i--) {
         if (s->count[i] <= s->threshold[i]) continue;
@@ -201,6 +298,12 @@ TG_API intptr_t tg_gc_collect(int generation)
         return -1;
     }
     _tg_gcstate *s = &_tg_gcs;
+    if (_tg_ft()) {
+        if (!collector_claim(true)) return 0;   /* from a finalizer or callback */
+        intptr_t n = collect_with_callbacks(generation < 0 ? 2 : generation);
+        collector_release();
+        return n;
+    }
     if (s->collecting) return 0;      /* requested from a finalizer or callback */
     s->collecting = 1;
     intptr_t n = collect_with_callbacks(generation < 0 ? 2 : generation);
@@ -249,14 +352,18 @@ static void move_all(_tg_gchead *from, int gen)
 TG_API void tg_gc_freeze(void)
 {
     if (_tg_gcs.collecting) return;
+    bool stopped = gc_world_stop();
     for (int i = 0; i < GC_NGENS; i++) move_all(&_tg_gcs.gen_head[i], GC_PERMANENT);
     _tg_gcs.count[0] = 0;
+    if (stopped) _tg_stw_start();
 }
 
 TG_API void tg_gc_unfreeze(void)
 {
     if (_tg_gcs.collecting) return;
+    bool stopped = gc_world_stop();
     move_all(&_tg_gcs.gen_head[GC_PERMANENT], GC_NGENS - 1);
+    if (stopped) _tg_stw_start();
 }
 
 TG_API size_t tg_gc_get_freeze_count(void) { return _tg_gc_list_size(&_tg_gcs.gen_head[GC_PERMANENT]); }
@@ -317,7 +424,10 @@ TG_API tg_obj *tg_gc_get_objects(int generation)
     tg_obj *r = tg_list_new(0);
     if (!r) return NULL;
     int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? GC_PERMANENT : generation;
-    if (append_objects(r, lo, hi) < 0) { tg_decref(r); return NULL; }
+    bool stopped = gc_world_stop();
+    int rc = append_objects(r, lo, hi);
+    if (stopped) _tg_stw_start();
+    if (rc < 0) { tg_decref(r); return NULL; }
     return r;
 }
 
@@ -335,6 +445,7 @@ TG_API tg_obj *tg_gc_get_referrers(tg_obj *o)
     if (!o) { _tg_err_set(TG_ERR_VALUE, "tg_gc_get_referrers: NULL object"); return NULL; }
     tg_obj *r = tg_list_new(0);
     if (!r) return NULL;
+    bool stopped = gc_world_stop();
     for (int i = 0; i <= GC_PERMANENT; i++) {
         _tg_gchead *h = &_tg_gcs.gen_head[i];
         for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = (_tg_gchead *)g->gc_next) {
@@ -342,9 +453,14 @@ TG_API tg_obj *tg_gc_get_referrers(tg_obj *o)
             if (x == r) continue;
             referrer_probe p = { o, false };
             _tg_gc_traverse(x, visit_probe, &p);
-            if (p.found && tg_list_append(r, x) < 0) { tg_decref(r); return NULL; }
+            if (p.found && tg_list_append(r, x) < 0) {
+                if (stopped) _tg_stw_start();
+                tg_decref(r);
+                return NULL;
+            }
         }
     }
+    if (stopped) _tg_stw_start();
     return r;
 }
 

@@ -81,10 +81,6 @@ TG_API int tg_init(const tg_config *cfg)
     }
     tg_config c;
     if (config_from(cfg, &c) < 0) return -1;
-    if (c.mode == TG_MODE_FREE_THREADED) {
-        _tg_err_set(TG_ERR_STATE, "tg_init: free-threaded mode is not available yet in this build");
-        return -1;
-    }
     _tg_rt.config = c;
     _tg_chaos_init(_tg_rt.config.chaos_seed);
     _tg_rt.mode = c.mode;

@@ -369,7 +369,6 @@ TG_INTERNAL bool _tg_try_incref(tg_obj *o);
 TG_INTERNAL void _tg_qsbr_retire(void *mem);
 TG_INTERNAL void _tg_qsbr_defer_decref(tg_obj *o);
 TG_INTERNAL void _tg_qsbr_quiescent(_tg_tstate *ts);     /* EB bit: announce a quiescent state */
-TG_INTERNAL void _tg_qsbr_stw_reclaim(void);             /* world stopped: every reader is quiescent */
 
 /* ------------------------------------------------------------------ misc */
 

@@ -33,6 +33,21 @@ static TG_COLD void unattached_alloc(const char *tname)
 #define CHECK_ATTACHED_ALLOC(tname) ((void)0)
 #endif
 
+/* One reference, owned by the calling thread (biased); TG_RC_ATOMIC: born
+   merged, the shared count is the only count (runtime/brc.c). */
+static inline void init_counts(tg_obj *o)
+{
+    if (TG_UNLIKELY(_tg_rt.rc == TG_RC_ATOMIC)) {
+        o->ob_tid = _TG_TID_SHARED;
+        o->ob_ref_local = 0;
+        o->ob_ref_shared = 4 | _TG_REF_MERGED;
+    } else {
+        o->ob_tid = _tg_tls_tid;
+        o->ob_ref_local = 1;
+        o->ob_ref_shared = 0;
+    }
+}
+
 tg_obj *_tg_obj_alloc(const tg_type *t, size_t size)
 {
     CHECK_ATTACHED_ALLOC(t->name);
@@ -46,13 +61,11 @@ tg_obj *_tg_obj_alloc(const tg_type *t, size_t size)
         mem += sizeof(_tg_gchead);
     }
     tg_obj *o = (tg_obj *)mem;
-    o->ob_tid = _tg_tls_tid;
     o->ob_flags = 0;
     o->ob_mutex.v = 0;
     o->ob_gc_bits = 0;
-    o->ob_ref_local = 1;
-    o->ob_ref_shared = 0;
     o->ob_type = t;
+    init_counts(o);
     _tg_tstate *ts = _tg_ts();
     __atomic_store_n(&ts->live_delta, ts->live_delta + 1, __ATOMIC_RELAXED);
     return o;
@@ -94,12 +107,10 @@ tg_obj *_tg_obj_reuse(_tg_freelist *fl)
     tg_obj *o = _tg_freelist_pop(fl);
     if (!o) return NULL;
     if (_tg_is_gc(o)) memset(_tg_as_gc(o), 0, sizeof(_tg_gchead));
-    o->ob_tid = _tg_tls_tid;
     o->ob_flags = 0;
     o->ob_mutex.v = 0;
     o->ob_gc_bits = 0;
-    o->ob_ref_local = 1;
-    o->ob_ref_shared = 0;
+    init_counts(o);
     _tg_tstate *ts = _tg_ts();
     __atomic_store_n(&ts->live_delta, ts->live_delta + 1, __ATOMIC_RELAXED);
     return o;
@@ -127,61 +138,8 @@ void _tg_obj_make_immortal(tg_obj *o)
 
 /* ------------------------------------------------------ reference counting */
 
-#if TG_DEBUG >= 1
-static TG_COLD void unattached(const tg_obj *o, const char *op)
-{
-    _tg_fatal("%s on %s object %p from a thread that is not attached (call tg_thread_attach)",
-              op, o->ob_flags & _TG_OBF_DEAD ? "a freed" : o->ob_type->name, (const void *)o);
-}
-#endif
-
-TG_API void _tg_incref_slow(tg_obj *o)
-{
-#if TG_DEBUG >= 1
-    if (o->ob_flags & _TG_OBF_DEAD) _tg_fatal_obj(o, "tg_incref of a freed object");
-    if (_tg_tls_tid == 0) unattached(o, "tg_incref");
-#endif
-    /* Not the owner: the shared count (free-threaded mode; in GIL mode only an
-       unattached caller in a release build gets here). */
-    __atomic_fetch_add(&o->ob_ref_shared, 4, __ATOMIC_RELAXED);
-}
-
-TG_API void _tg_decref_slow(tg_obj *o)
-{
-#if TG_DEBUG >= 1
-    if (o->ob_flags & _TG_OBF_DEAD) _tg_fatal_obj(o, "tg_decref of a freed object");
-    if (_tg_tls_tid == 0) unattached(o, "tg_decref");
-#endif
-    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == _tg_tls_tid) {
-        if (TG_UNLIKELY(local == 0))
-            _tg_fatal_obj(o, "tg_decref below zero (one tg_decref too many)");
-        /* The owner's last local reference. */
-        __atomic_store_n(&o->ob_ref_local, 0, __ATOMIC_RELAXED);
-        intptr_t shared = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_ACQUIRE);
-        if (shared == 0) {
-            _tg_dealloc(o);
-            return;
-        }
-        /* References remain on the shared count: it becomes the only count. */
-        __atomic_store_n(&o->ob_tid, _TG_TID_SHARED, __ATOMIC_RELAXED);
-        return;
-    }
-    /* Not the owner (free-threaded mode, or a merged object). */
-    intptr_t prev = __atomic_fetch_sub(&o->ob_ref_shared, 4, __ATOMIC_ACQ_REL);
-    bool merged = __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == _TG_TID_SHARED;
-    if (merged && prev == 4)
-        _tg_dealloc(o);
-    else if (merged && prev < 4)
-        _tg_fatal_obj(o, "tg_decref below zero (one tg_decref too many)");
-}
-
-TG_API intptr_t tg_refcount(const tg_obj *o)
-{
-    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
-    if (local == _TG_IMMORTAL_LOCAL) return (intptr_t)_TG_IMMORTAL_LOCAL;
-    return (intptr_t)local + (__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) >> 2);
-}
+/* The slow paths, tg_refcount and the free-threaded states are in
+   runtime/brc.c. */
 
 TG_API int tg_is_immortal(const tg_obj *o) { return _tg_is_immortal(o); }
 TG_API uintptr_t tg_id(const tg_obj *o) { return (uintptr_t)o; }
@@ -199,15 +157,13 @@ int _tg_obj_finalize(tg_obj *o)
     o->ob_flags |= _TG_OBF_FINALIZED;
     /* Hold a temporary reference so that the finalizer's own increfs and
        decrefs cannot free the object under it. */
-    __atomic_store_n(&o->ob_ref_local, 1, __ATOMIC_RELAXED);
+    _tg_resurrect_begin(o);
     tg_errcode saved = tg_error();
     char savedmsg[_TG_ERRMSG_MAX];
     if (saved) snprintf(savedmsg, sizeof savedmsg, "%s", tg_error_message());
     t->finalize(o);
     if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear();
-    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) - 1;
-    __atomic_store_n(&o->ob_ref_local, local, __ATOMIC_RELAXED);
-    return local != 0 || __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) > 0;
+    return _tg_resurrect_end(o);
 }
 
 void _tg_weakrefs_clear(tg_obj *o, bool call_callbacks);   /* runtime/weakref.c */
@@ -253,11 +209,9 @@ void _tg_dealloc(tg_obj *o)
         return;                               /* resurrected */
     if (o->ob_flags & _TG_OBF_WEAKLIST) {
         /* Callbacks may take references; hold one meanwhile. */
-        __atomic_store_n(&o->ob_ref_local, 1, __ATOMIC_RELAXED);
+        _tg_resurrect_begin(o);
         _tg_weakrefs_clear(o, true);
-        uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) - 1;
-        __atomic_store_n(&o->ob_ref_local, local, __ATOMIC_RELAXED);
-        if (local != 0) return;               /* a callback resurrected it */
+        if (_tg_resurrect_end(o)) return;     /* a callback resurrected it */
     }
     _tg_tstate *ts = _tg_ts();
     if (_tg_is_gc(o) && ts->dealloc_depth >= _TG_TRASHCAN_DEPTH) {

@@ -18,7 +18,9 @@
  *            GIL), unregister (its live-object count is retired into
  *            _tg_rt.live_retired), free.
  * Objects created by a thread stay valid after it detaches or exits: they
- * live in the shared heap, and in GIL mode all carry the same thread id.
+ * live in the shared heap, and in GIL mode all carry the same thread id. In
+ * free-threaded mode they keep the exited owner's id (ids are never reused);
+ * runtime/brc.c merges their counts when another thread would queue them.
  */
 #include <pthread.h>
 #include "runtime/internal.h"
@@ -88,6 +90,10 @@ int _tg_thread_attach_impl(void)
     _tg_sync_attach(ts);
     _tg_tls_tid = ts->tid;
     pthread_setspecific(exit_key, ts);
+    if (_tg_rt.mode == TG_MODE_FREE_THREADED && _tg_ft_thread_init(ts) < 0) {
+        detach_current();
+        return -1;
+    }
     return 0;
 }
 
@@ -111,6 +117,9 @@ static void detach_current(void)
         _tg_sync_enter(ts);                /* exiting inside TG_BEGIN_ALLOW_THREADS */
     if (_tg_stw_is_stopped())
         _tg_stw_start();                   /* never leave the world stopped behind */
+    /* free-threaded mode: merge what was queued to us, drop what waits for
+       a grace period, leave the registry of owners (runtime/brc.c) */
+    if (ts->ft) _tg_ft_thread_fini(ts);
     _tg_tstate_flush(ts);
     _tg_alloc_thread_detach();
     _tg_tls_tid = 0;

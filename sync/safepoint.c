@@ -125,7 +125,7 @@ static void wait_restart_locked(_tg_tstate *ts)
 void _tg_sync_leave(_tg_tstate *ts)
 {
     TG_ASSERT2(atomic_load(&ts->status) == _TG_TS_ATTACHED);
-    if (!gil_mode()) _tg_cs_suspend_all(ts);
+    if (!gil_mode()) { _tg_cs_suspend_all(ts); _tg_qsbr_offline(ts); }
     /* Dekker pair with the requester (top of file): the status store and
        the eval-breaker load are seq_cst, so they cannot be reordered. */
     atomic_store(&ts->status, _TG_TS_DETACHED);
@@ -153,7 +153,7 @@ void _tg_sync_enter(_tg_tstate *ts)
         wait_restart_locked(ts);
         REG_UNLOCK();
     }
-    if (!gil_mode()) _tg_cs_resume(ts);
+    if (!gil_mode()) { _tg_qsbr_online(ts); _tg_cs_resume(ts); }
 }
 
 void _tg_sync_attach(_tg_tstate *ts) { _tg_sync_enter(ts); }
@@ -175,7 +175,7 @@ static void park_for_stop(_tg_tstate *ts)
         return;
     }
     REG_UNLOCK();
-    if (!gil_mode()) _tg_cs_suspend_all(ts);
+    if (!gil_mode()) { _tg_cs_suspend_all(ts); _tg_qsbr_offline(ts); }
     atomic_store(&ts->status, _TG_TS_DETACHED);
     REG_LOCK();
     settle_counted_locked(ts);
@@ -187,6 +187,7 @@ static void park_for_stop(_tg_tstate *ts)
 /* Handlers for the other modules' bits, when those modules provide them. */
 void _tg_gc_safepoint(void) __attribute__((weak));
 void _tg_rc_merge_safepoint(void) __attribute__((weak));
+void _tg_qsbr_safepoint(_tg_tstate *ts) __attribute__((weak));
 
 void _tg_safepoint_slow(_tg_tstate *ts)
 {
@@ -206,6 +207,10 @@ void _tg_safepoint_slow(_tg_tstate *ts)
     if (eb & _TG_EB_MERGE_RC) {
         atomic_fetch_and(&ts->eval_breaker, ~(uintptr_t)_TG_EB_MERGE_RC);
         if (_tg_rc_merge_safepoint) _tg_rc_merge_safepoint();
+    }
+    if (eb & _TG_EB_QSBR) {
+        if (_tg_qsbr_safepoint) _tg_qsbr_safepoint(ts);
+        else atomic_fetch_and(&ts->eval_breaker, ~(uintptr_t)_TG_EB_QSBR);
     }
     if (eb & _TG_EB_CHAOS)
         atomic_fetch_and(&ts->eval_breaker, ~(uintptr_t)_TG_EB_CHAOS);

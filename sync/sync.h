@@ -101,6 +101,12 @@ void _tg_parking_fork_child(void);          /* forget every waiter: they are gon
 void _tg_cs_suspend_all(_tg_tstate *ts);
 void _tg_cs_resume(_tg_tstate *ts);
 
+/* ------------------------------------------------------------- qsbr.c */
+
+/* The thread leaves / re-enters ATTACHED (free-threaded mode): QSBR offline / online. */
+void _tg_qsbr_offline(_tg_tstate *ts);
+void _tg_qsbr_online(_tg_tstate *ts);
+
 /* ----------------------------------------------------------------- fork.c */
 
 void _tg_fork_install(void);                /* once per process, from tg_init */

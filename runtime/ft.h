@@ -1,0 +1,44 @@
+/*
+ * runtime/ft.h — per-thread state of free-threaded mode, shared by
+ * runtime/brc.c (biased counts, merge queues, hot objects) and sync/qsbr.c
+ * (retired memory, deferred decrefs). docs/free-threading.md.
+ */
+#ifndef TG_RUNTIME_FT_H
+#define TG_RUNTIME_FT_H
+#if !defined(TG_BUILDING_LIBRARY) && !defined(TG_INTERNAL_CLIENT)
+#error "runtime/ft.h is internal to libtangle; include <tangle.h>"
+#endif
+#include <ck_spinlock.h>
+#include "runtime/internal.h"
+
+typedef struct _tg_ptrvec { void **v; size_t n, cap; } _tg_ptrvec;
+TG_INTERNAL void _tg_ptrvec_push(_tg_ptrvec *pv, void *p);   /* fatal on OOM */
+TG_INTERNAL void _tg_ptrvec_free(_tg_ptrvec *pv);
+
+typedef struct _tg_ft_tstate {
+    _tg_tstate           *ts;
+    uintptr_t             tid;
+    struct _tg_ft_tstate *next;          /* brc registry (brc_lock) */
+    /* objects queued to this thread by others (qlock) */
+    ck_spinlock_fas_t     qlock;
+    _tg_ptrvec            queue;
+    /* hot objects: this thread's counts, indexed like the hot table */
+    int64_t              *hot;
+    size_t                nhot;
+    /* contention detector: last object whose shared-count CAS failed */
+    tg_obj               *suspect;
+    unsigned              suspect_fails;
+    /* QSBR (sync/qsbr.c) */
+    _tg_ptrvec            retired;       /* blocks freed after a grace period */
+    _tg_ptrvec            deferred;      /* references dropped after a grace period */
+    size_t                retired_bytes;
+    bool                  rcu_registered;
+} _tg_ft_tstate;
+
+TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
+TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);
+TG_INTERNAL void _tg_qsbr_online(_tg_tstate *ts);
+TG_INTERNAL void _tg_qsbr_offline(_tg_tstate *ts);
+/* The world is stopped: free f's retired blocks, hand its deferred references to the collector. */
+TG_INTERNAL void _tg_qsbr_stw_reclaim_thread(_tg_ft_tstate *f);
+#endif
