@@ -27,18 +27,26 @@ static _tg_items *items_alloc(size_t cap)
     return it;
 }
 
-static void list_destroy(tg_obj *o)
+/* defer: a live list (tg_list_clear in free-threaded mode): lock-free
+   readers may hold the block or be taking a reference to an item. A dead
+   list (deallocation, or garbage the collector clears) has no readers. */
+static void list_detach(tg_obj *o, bool defer)
 {
     _tg_list *l = (_tg_list *)o;
     _tg_items *it = l->items;
     size_t n = l->len;
-    l->items = NULL;
-    l->len = 0;
-    if (it) {
+    __atomic_store_n(&l->items, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->len, 0, __ATOMIC_RELEASE);
+    if (it && defer) {
+        for (size_t i = 0; i < n; i++) _tg_qsbr_defer_decref(it->item[i]);
+        _tg_qsbr_retire(it);
+    } else if (it) {
         for (size_t i = 0; i < n; i++) tg_decref(it->item[i]);
         items_free(it);
     }
 }
+
+static void list_destroy(tg_obj *o) { list_detach(o, false); }
 
 static void list_release(tg_obj *o)
 {
@@ -56,7 +64,7 @@ static int list_traverse(tg_obj *o, tg_visitproc visit, void *arg)
     return 0;
 }
 
-static void list_clear_slot(tg_obj *o) { tg_list_clear(o); }
+static void list_clear_slot(tg_obj *o) { list_detach(o, false); }   /* the collector: garbage */
 
 static size_t list_sizeof(const tg_obj *o)
 {
@@ -114,18 +122,18 @@ static int list_reserve(_tg_list *l, size_t need)
     if (!nit) return -1;
     _tg_items *old = l->items;
     if (l->len) memcpy(nit->item, old->item, l->len * sizeof(tg_obj *));
-    l->items = nit;
-    if (old) items_free(old);
+    __atomic_store_n(&l->items, nit, __ATOMIC_RELEASE);   /* published to lock-free readers */
+    _tg_qsbr_retire(old);                                  /* freed after a grace period */
     return 0;
 }
 
 TG_API size_t tg_list_len(tg_obj *o)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, 0);
-    return ((_tg_list *)o)->len;
+    return __atomic_load_n(&((_tg_list *)o)->len, __ATOMIC_RELAXED);   /* lock-free in both modes */
 }
 
-TG_API int tg_list_append(tg_obj *o, tg_obj *item)
+static int tg_list_append_impl(tg_obj *o, tg_obj *item)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_append: NULL item"); return -1; }
@@ -145,7 +153,9 @@ TG_API int tg_list_append(tg_obj *o, tg_obj *item)
 #endif
     if (TG_UNLIKELY(!l->items || l->len == l->items->cap) && list_reserve(l, l->len + 1) < 0)
         return -1;
-    l->items->item[l->len++] = _tg_newref(item);
+    size_t len = l->len;
+    __atomic_store_n(&l->items->item[len], _tg_newref(item), __ATOMIC_RELEASE);
+    __atomic_store_n(&l->len, len + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -155,9 +165,46 @@ static bool normalize_index(ptrdiff_t *i, size_t len)
     return *i >= 0 && (size_t)*i < len;
 }
 
+static tg_obj *list_get_locked(tg_obj *o, ptrdiff_t i)
+{
+    _tg_list *l = (_tg_list *)o;
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
+    tg_obj *r = NULL;
+    if (!normalize_index(&i, l->len)) _tg_err_set(TG_ERR_INDEX, "list index out of range");
+    else r = _tg_newref(l->items->item[i]);
+    if (_tg_ft()) _tg_cs_end(&cs);
+    return r;
+}
+
+/* Free-threaded mode: no lock in the common case (docs/free-threading.md).
+   Load the block and the length, read the slot, take a reference with a
+   try-incref (the slot's previous owner drops its reference only after a
+   grace period, so the item's memory is valid), then check that the slot
+   still holds it in the list's current block; otherwise take the lock. */
+static tg_obj *list_get_lockfree(tg_obj *o, ptrdiff_t i)
+{
+    _tg_list *l = (_tg_list *)o;
+    _tg_safepoint_check();
+    _tg_items *it = __atomic_load_n(&l->items, __ATOMIC_ACQUIRE);
+    size_t len = __atomic_load_n(&l->len, __ATOMIC_ACQUIRE);
+    ptrdiff_t j = i;
+    if (it && normalize_index(&j, len) && (size_t)j < it->cap) {
+        tg_obj *x = __atomic_load_n(&it->item[j], __ATOMIC_ACQUIRE);
+        if (x && _tg_try_incref(x)) {
+            if (__atomic_load_n(&l->items, __ATOMIC_ACQUIRE) == it
+                && __atomic_load_n(&it->item[j], __ATOMIC_ACQUIRE) == x)
+                return x;
+            tg_decref(x);
+        }
+    }
+    return list_get_locked(o, i);
+}
+
 TG_API tg_obj *tg_list_get(tg_obj *o, ptrdiff_t i)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, NULL);
+    if (_tg_ft()) return list_get_lockfree(o, i);
     _tg_list *l = (_tg_list *)o;
     if (!normalize_index(&i, l->len)) {
         _tg_err_set(TG_ERR_INDEX, "list index out of range");
@@ -166,7 +213,7 @@ TG_API tg_obj *tg_list_get(tg_obj *o, ptrdiff_t i)
     return _tg_newref(l->items->item[i]);
 }
 
-TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item)
+static int tg_list_set_impl(tg_obj *o, ptrdiff_t i, tg_obj *item)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_set: NULL item"); return -1; }
@@ -177,12 +224,12 @@ TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item)
         return -1;
     }
     tg_obj *old = l->items->item[i];
-    l->items->item[i] = _tg_newref(item);
-    tg_decref(old);
+    __atomic_store_n(&l->items->item[i], _tg_newref(item), __ATOMIC_RELEASE);
+    if (_tg_ft()) _tg_qsbr_defer_decref(old); else tg_decref(old);
     return 0;
 }
 
-TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item)
+static int tg_list_insert_impl(tg_obj *o, ptrdiff_t i, tg_obj *item)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!item) { _tg_err_set(TG_ERR_VALUE, "tg_list_insert: NULL item"); return -1; }
@@ -193,13 +240,14 @@ TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item)
     if (i > n) i = n;
     if (list_reserve(l, l->len + 1) < 0) return -1;
     tg_obj **items = l->items->item;
-    memmove(&items[i + 1], &items[i], (size_t)(n - i) * sizeof(tg_obj *));
-    items[i] = _tg_newref(item);
-    l->len++;
+    for (ptrdiff_t k = n; k > i; k--)            /* slot by slot: lock-free readers */
+        __atomic_store_n(&items[k], items[k - 1], __ATOMIC_RELAXED);
+    __atomic_store_n(&items[i], _tg_newref(item), __ATOMIC_RELEASE);
+    __atomic_store_n(&l->len, l->len + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
-TG_API tg_obj *tg_list_pop(tg_obj *o, ptrdiff_t i)
+static tg_obj *tg_list_pop_impl(tg_obj *o, ptrdiff_t i)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, NULL);
     _tg_list *l = (_tg_list *)o;
@@ -214,12 +262,21 @@ TG_API tg_obj *tg_list_pop(tg_obj *o, ptrdiff_t i)
     }
     tg_obj **items = l->items->item;
     tg_obj *r = items[i];                       /* the list's reference becomes the caller's */
-    memmove(&items[i], &items[i + 1], (l->len - (size_t)i - 1) * sizeof(tg_obj *));
-    l->len--;
+    size_t n = l->len;
+    for (size_t k = (size_t)i; k + 1 < n; k++)   /* slot by slot: lock-free readers */
+        __atomic_store_n(&items[k], items[k + 1], __ATOMIC_RELAXED);
+    __atomic_store_n(&items[n - 1], NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->len, n - 1, __ATOMIC_RELEASE);
+    if (_tg_ft()) {
+        /* a reader may have just read r from its slot: the list's reference
+           goes after a grace period, the caller gets a new one */
+        tg_incref(r);
+        _tg_qsbr_defer_decref(r);
+    }
     return r;
 }
 
-TG_API int tg_list_extend(tg_obj *o, tg_obj *other)
+static int tg_list_extend_impl(tg_obj *o, tg_obj *other)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
     if (!other) { _tg_err_set(TG_ERR_VALUE, "tg_list_extend: NULL argument"); return -1; }
@@ -242,14 +299,47 @@ TG_API int tg_list_extend(tg_obj *o, tg_obj *other)
     if (list_reserve(l, l->len + n) < 0) return -1;
     if (other == o) src = l->items->item;       /* l.extend(l): the (possibly new) array */
     tg_obj **dst = l->items->item + l->len;
-    for (size_t k = 0; k < n; k++) dst[k] = _tg_newref(src[k]);
-    l->len += n;
+    for (size_t k = 0; k < n; k++) __atomic_store_n(&dst[k], _tg_newref(src[k]), __ATOMIC_RELEASE);
+    __atomic_store_n(&l->len, l->len + n, __ATOMIC_RELEASE);
     return 0;
 }
 
-TG_API int tg_list_clear(tg_obj *o)
+static int tg_list_clear_impl(tg_obj *o)
 {
     TG_CHECK_KIND(o, _TG_K_LIST, -1);
-    list_destroy(o);                            /* detaches the items first, then decrefs */
+    list_detach(o, _tg_ft());                   /* detaches the items first, then decrefs */
     return 0;
+}
+
+/* ------------------------------------------------ free-threaded locking
+   Every mutation runs under the list's own lock (ob_mutex) in free-threaded
+   mode; in GIL mode one predictable branch is the only cost. tg_list_extend
+   locks both lists in address order. */
+
+#define LOCKED1(o, T, call) do {                                            \
+        if (!_tg_ft() || !(o) || _tg_kind_of(o) != _TG_K_LIST) return call;   \
+        tg_critical_section cs_; _tg_cs_begin(&cs_, (o), NULL);              \
+        T r_ = call; _tg_cs_end(&cs_); return r_; } while (0)
+
+TG_API int tg_list_append(tg_obj *o, tg_obj *item)
+{
+#if defined(TG_PLANT_FT_RACE) && TG_PLANT_FT_RACE
+    /* PLANTED BUG (the tangle-stress-ft-planted build only): append without
+       the list's lock. The ft_append_exact scenario must catch it. */
+    return tg_list_append_impl(o, item);
+#endif
+    LOCKED1(o, int, tg_list_append_impl(o, item));
+}
+TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_set_impl(o, i, item)); }
+TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_insert_impl(o, i, item)); }
+TG_API tg_obj *tg_list_pop(tg_obj *o, ptrdiff_t i) { LOCKED1(o, tg_obj *, tg_list_pop_impl(o, i)); }
+TG_API int tg_list_clear(tg_obj *o) { LOCKED1(o, int, tg_list_clear_impl(o)); }
+TG_API int tg_list_extend(tg_obj *o, tg_obj *other)
+{
+    if (!_tg_ft() || !o || !other || _tg_kind_of(o) != _TG_K_LIST) return tg_list_extend_impl(o, other);
+    tg_critical_section cs;
+    _tg_cs_begin(&cs, o, other);           /* both, in address order */
+    int r = tg_list_extend_impl(o, other);
+    _tg_cs_end(&cs);
+    return r;
 }
