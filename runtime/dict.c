@@ -32,21 +32,23 @@ _tg_dentry *_tg_dk_entries(_tg_dkeys *k)
 
 static inline int64_t ix_get(const _tg_dkeys *k, size_t i)
 {
+    /* acquire: a lock-free reader (free-threaded mode) that sees an entry's
+       position sees the entry; free on x86 */
     switch (k->ixbytes) {
-    case 1: return ((const int8_t *)k->indices)[i];
-    case 2: return ((const int16_t *)k->indices)[i];
-    case 4: return ((const int32_t *)k->indices)[i];
-    default: return ((const int64_t *)k->indices)[i];
+    case 1: return __atomic_load_n(&((const int8_t *)k->indices)[i], __ATOMIC_ACQUIRE);
+    case 2: return __atomic_load_n(&((const int16_t *)k->indices)[i], __ATOMIC_ACQUIRE);
+    case 4: return __atomic_load_n(&((const int32_t *)k->indices)[i], __ATOMIC_ACQUIRE);
+    default: return __atomic_load_n(&((const int64_t *)k->indices)[i], __ATOMIC_ACQUIRE);
     }
 }
 
 static inline void ix_set(_tg_dkeys *k, size_t i, int64_t ix)
 {
     switch (k->ixbytes) {
-    case 1: ((int8_t *)k->indices)[i] = (int8_t)ix; break;
-    case 2: ((int16_t *)k->indices)[i] = (int16_t)ix; break;
-    case 4: ((int32_t *)k->indices)[i] = (int32_t)ix; break;
-    default: ((int64_t *)k->indices)[i] = ix; break;
+    case 1: __atomic_store_n(&((int8_t *)k->indices)[i], (int8_t)ix, __ATOMIC_RELEASE); break;
+    case 2: __atomic_store_n(&((int16_t *)k->indices)[i], (int16_t)ix, __ATOMIC_RELEASE); break;
+    case 4: __atomic_store_n(&((int32_t *)k->indices)[i], (int32_t)ix, __ATOMIC_RELEASE); break;
+    default: __atomic_store_n(&((int64_t *)k->indices)[i], ix, __ATOMIC_RELEASE); break;
     }
 }
 
@@ -141,10 +143,10 @@ static int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
         }
         nk->nentries = j;
         TG_ASSERT2(j == used);
-        tg_mem_free(old);
     }
     (void)used;
-    *kp = nk;
+    __atomic_store_n(kp, nk, __ATOMIC_RELEASE);     /* published to lock-free readers */
+    if (old && _tg_ft()) _tg_qsbr_retire(old); else if (old) tg_mem_free(old);
     return 0;
 }
 
@@ -167,8 +169,8 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
         if (ix >= 0) {
             _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
             tg_obj *old = e->value;
-            e->value = _tg_newref(value);
-            tg_decref(old);
+            __atomic_store_n(&e->value, _tg_newref(value), __ATOMIC_RELEASE);
+            if (_tg_ft()) _tg_qsbr_defer_decref(old); else tg_decref(old);
             return 0;
         }
     }
@@ -181,11 +183,11 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
     _tg_dkeys *k = *kp;
     size_t pos = k->nentries++;
     _tg_dentry *e = &_tg_dk_entries(k)[pos];
-    e->hash = hash;
-    e->key = _tg_newref(key);
-    e->value = _tg_newref(value);
-    ix_set(k, dk_empty_slot(k, hash), (int64_t)pos);
-    (*used)++;
+    __atomic_store_n(&e->hash, hash, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->key, _tg_newref(key), __ATOMIC_RELAXED);
+    __atomic_store_n(&e->value, _tg_newref(value), __ATOMIC_RELAXED);
+    ix_set(k, dk_empty_slot(k, hash), (int64_t)pos);     /* release: publishes the entry */
+    __atomic_store_n(used, *used + 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -199,11 +201,12 @@ int _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash)
     if (ix < 0) return 0;
     _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
     tg_obj *k = e->key, *v = e->value;
-    e->key = e->value = NULL;
+    __atomic_store_n(&e->key, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->value, NULL, __ATOMIC_RELAXED);
     ix_set(*kp, slot, DKIX_DUMMY);
-    (*used)--;
-    tg_decref(k);
-    tg_decref(v);
+    __atomic_store_n(used, *used - 1, __ATOMIC_RELAXED);
+    if (_tg_ft()) { _tg_qsbr_defer_decref(k); _tg_qsbr_defer_decref(v); }
+    else { tg_decref(k); tg_decref(v); }
     return 1;
 }
 
@@ -279,7 +282,53 @@ TG_API tg_obj *tg_dict_new(void)
 TG_API size_t tg_dict_len(tg_obj *o)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, 0);
-    return ((_tg_dict *)o)->used;
+    return __atomic_load_n(&((_tg_dict *)o)->used, __ATOMIC_RELAXED);   /* lock-free */
+}
+
+/* Free-threaded mode: look key up without the lock (docs/free-threading.md).
+   Only comparisons that cannot run user code are done here (identity, str,
+   int); anything else, a deleted or moving entry, or a failed re-validation
+   returns *retry = 1 for the locked path. The table and the entries' keys and
+   values stay valid until a grace period after a writer replaced them. */
+static tg_obj *dict_get_lockfree(_tg_dict *d, tg_obj *key, int64_t hash, int *retry)
+{
+    _tg_safepoint_check();
+    _tg_dkeys *k = __atomic_load_n(&d->keys, __ATOMIC_ACQUIRE);
+    *retry = 0;
+    if (!k) return NULL;
+    _tg_dentry *e = _tg_dk_entries(k);
+    size_t mask = dk_size(k) - 1, i = (size_t)hash & mask;
+    uint64_t perturb = (uint64_t)hash;
+    _tg_kind kk = _tg_kind_of(key);
+    for (;;) {
+        int64_t ix = ix_get(k, i);
+        if (ix == DKIX_EMPTY) return NULL;
+        if (ix >= 0) {
+            tg_obj *ek = __atomic_load_n(&e[ix].key, __ATOMIC_ACQUIRE);
+            bool match = ek == key;
+            if (!match && ek && __atomic_load_n(&e[ix].hash, __ATOMIC_RELAXED) == hash) {
+                if (kk == _TG_K_STR && _tg_kind_of(ek) == _TG_K_STR) {
+                    const _tg_str *a = (const _tg_str *)ek, *b = (const _tg_str *)key;
+                    match = a->nbytes == b->nbytes && memcmp(a->data, b->data, a->nbytes) == 0;
+                } else if (kk == _TG_K_INT && _tg_kind_of(ek) == _TG_K_INT) {
+                    match = ((const _tg_int *)ek)->value == ((const _tg_int *)key)->value;
+                } else { *retry = 1; return NULL; }
+            }
+            if (match) {
+                tg_obj *v = __atomic_load_n(&e[ix].value, __ATOMIC_ACQUIRE);
+                if (!v || !_tg_try_incref(v)) { *retry = 1; return NULL; }
+                if (__atomic_load_n(&d->keys, __ATOMIC_ACQUIRE) == k
+                    && __atomic_load_n(&e[ix].value, __ATOMIC_ACQUIRE) == v
+                    && __atomic_load_n(&e[ix].key, __ATOMIC_ACQUIRE) == ek)
+                    return v;
+                tg_decref(v);
+                *retry = 1;
+                return NULL;
+            }
+        }
+        perturb >>= PERTURB_SHIFT;
+        i = (i * 5 + perturb + 1) & mask;
+    }
 }
 
 TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
@@ -290,7 +339,12 @@ TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
-    return _tg_dk_set(&d->keys, &d->used, key, h, value);
+    if (!_tg_ft()) return _tg_dk_set(&d->keys, &d->used, key, h, value);
+    tg_critical_section cs;
+    _tg_cs_begin(&cs, o, NULL);
+    int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
+    _tg_cs_end(&cs);
+    return r;
 }
 
 TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
@@ -300,8 +354,23 @@ TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
     int64_t h = tg_hash(key);
     if (h == -1) return NULL;
     int err = 0;
-    tg_obj *v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
-    if (v) return _tg_newref(v);
+    tg_obj *v;
+    if (_tg_ft()) {
+        int retry;
+        v = dict_get_lockfree((_tg_dict *)o, key, h, &retry);
+        if (v) return v;
+        if (retry) {
+            tg_critical_section cs;
+            _tg_cs_begin(&cs, o, NULL);
+            v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
+            if (v) tg_incref(v);
+            _tg_cs_end(&cs);
+            if (v) return v;
+        }
+    } else {
+        v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
+        if (v) return _tg_newref(v);
+    }
     if (!err) _tg_err_set(TG_ERR_KEY, "key not found");
     return NULL;
 }
@@ -313,7 +382,10 @@ TG_API int tg_dict_contains(tg_obj *o, tg_obj *key)
     int64_t h = tg_hash(key);
     if (h == -1) return -1;
     int err = 0;
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
     tg_obj *v = _tg_dk_get(&((_tg_dict *)o)->keys, key, h, &err);
+    if (_tg_ft()) _tg_cs_end(&cs);
     return err ? -1 : v != NULL;
 }
 
@@ -325,7 +397,10 @@ TG_API int tg_dict_del(tg_obj *o, tg_obj *key)
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
     int r = _tg_dk_del(&d->keys, &d->used, key, h);
+    if (_tg_ft()) _tg_cs_end(&cs);
     if (r == 0) { _tg_err_set(TG_ERR_KEY, "key not found"); return -1; }
     return r < 0 ? -1 : 0;
 }
@@ -334,15 +409,19 @@ TG_API int tg_dict_next(tg_obj *o, size_t *pos, tg_obj **key, tg_obj **value)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, -1);
     if (!pos) { _tg_err_set(TG_ERR_VALUE, "tg_dict_next: NULL pos"); return -1; }
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
+    int r = 0;
     _tg_dkeys *k = ((_tg_dict *)o)->keys;
-    if (!k) return 0;
-    _tg_dentry *e = _tg_dk_entries(k);
-    while (*pos < k->nentries) {
+    _tg_dentry *e = k ? _tg_dk_entries(k) : NULL;
+    while (k && *pos < k->nentries) {
         size_t i = (*pos)++;
         if (!e[i].key) continue;
         if (key) *key = _tg_newref(e[i].key);
         if (value) *value = _tg_newref(e[i].value);
-        return 1;
+        r = 1;
+        break;
     }
-    return 0;
+    if (_tg_ft()) _tg_cs_end(&cs);
+    return r;
 }

@@ -101,7 +101,12 @@ TG_API int tg_setattr(tg_obj *o, const char *name, tg_obj *value)
     if (!value) { _tg_err_set(TG_ERR_VALUE, "tg_setattr: NULL value"); return -1; }
     tg_obj *key = tg_str_intern(name);
     if (!key) return -1;
-    return _tg_dk_set(&in->attrs, &in->nattrs, key, tg_hash(key), value);
+    /* free-threaded mode: under the instance's own lock */
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
+    int r = _tg_dk_set(&in->attrs, &in->nattrs, key, tg_hash(key), value);
+    if (_tg_ft()) _tg_cs_end(&cs);
+    return r;
 }
 
 TG_API tg_obj *tg_getattr(tg_obj *o, const char *name)
@@ -111,8 +116,12 @@ TG_API tg_obj *tg_getattr(tg_obj *o, const char *name)
     tg_obj *key = tg_str_intern(name);
     if (!key) return NULL;
     int err = 0;
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
     tg_obj *v = _tg_dk_get(&in->attrs, key, tg_hash(key), &err);
-    if (v) return _tg_newref(v);
+    if (v) tg_incref(v);
+    if (_tg_ft()) _tg_cs_end(&cs);
+    if (v) return v;
     if (!err) _tg_err_set(TG_ERR_KEY, "'%s' object has no attribute '%s'", o->ob_type->name, name);
     return NULL;
 }
@@ -123,7 +132,10 @@ TG_API int tg_delattr(tg_obj *o, const char *name)
     if (!in) return -1;
     tg_obj *key = tg_str_intern(name);
     if (!key) return -1;
+    tg_critical_section cs;
+    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
     int r = _tg_dk_del(&in->attrs, &in->nattrs, key, tg_hash(key));
+    if (_tg_ft()) _tg_cs_end(&cs);
     if (r == 0) {
         _tg_err_set(TG_ERR_KEY, "'%s' object has no attribute '%s'", o->ob_type->name, name);
         return -1;
