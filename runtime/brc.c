@@ -19,8 +19,12 @@
  *             reference), ob_tid = SHARED, state MERGED; zero deallocates.
  *     MERGED  ob_tid == _TG_TID_SHARED, local 0: the shared count is the
  *             count; the decref that takes it to 0 deallocates.
- *     HOT     contended (CAS failures on the shared count seen repeatedly by
- *             one thread): the bits above the state are an index into the
+ *     HOT     contended: a thread's lock-free reads (tg_list_get,
+ *             tg_dict_get: _tg_try_incref) saw CAS failures on this object's
+ *             shared count HOT_PROMOTE_FAILS times in a row. Only
+ *             lock-free reads promote — plain tg_incref/tg_decref never do,
+ *             so an object that is not read out of a shared container keeps
+ *             exact, immediate freeing. the bits above the state are an index into the
  *             hot table, which holds the shared count as `base`; non-owners
  *             count in their own per-thread array (no shared cache line is
  *             written). The collector, with the world stopped, folds every
@@ -238,7 +242,7 @@ TG_API void _tg_incref_slow(tg_obj *o)
             break;
         contended = true;
     }
-    if (contended) note_contention(o);
+    (void)contended;
 }
 
 static TG_NOINLINE void zero_local(tg_obj *o)
@@ -292,7 +296,7 @@ TG_API void _tg_decref_slow(tg_obj *o)
         if (n == _TG_REF_MERGED) { _tg_dealloc(o); return; }
         if (TG_UNLIKELY(COUNT(n) < 0)) _tg_fatal_obj(o, "tg_decref below zero (one tg_decref too many)");
     }
-    if (contended) note_contention(o);
+    (void)contended;
 }
 
 bool _tg_try_incref(tg_obj *o)
