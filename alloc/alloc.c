@@ -1393,17 +1393,20 @@ static void atfork_parent(void)
     pthread_mutex_unlock(&ab.lock);
     pthread_mutex_unlock(&hp.lock);
 }
-static void atfork_child(void) { _tg_alloc_fork_child(); }
+/* The child's only thread is the one that took the locks in prepare: it
+   releases them (re-initialising a held mutex is undefined behaviour, and
+   ThreadSanitizer reports the next lock as a double lock). */
+static void atfork_child(void)
+{
+    atfork_parent();
+    _tg_alloc_fork_child();
+}
 
 void _tg_alloc_fork_child(void)
 {
     pid_t me = getpid();
     if (forked_pid == me) return;
     forked_pid = me;
-    pthread_mutex_init(&hp.lock, NULL);
-    pthread_mutex_init(&ab.lock, NULL);
-    pthread_mutex_init(&ar.lock, NULL);
-    pthread_mutex_init(&lg.lock, NULL);
     heap *mine = tls_heap;
     if (mine != &empty_heap) {
         /* A remote freer of the parent may have died between announcing a pool
