@@ -13,48 +13,15 @@ tg_obj *_tg_tuple_alloc(size_t n);    /* runtime/tuple.c */
 
 /* --------------------------------------------------------------- the memo */
 
-typedef struct { const tg_obj *key; tg_obj *val; } memo_slot;
-typedef struct { memo_slot *tab; size_t cap, used; } memo;
-
-static size_t memo_hash(const tg_obj *p, size_t mask)
-{
-    uint64_t x = (uintptr_t)p;
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
-    return (size_t)x & mask;
-}
+typedef _tg_ptrmap memo;     /* original -> its copy (borrowed: the copy owns it) */
 
 static tg_obj *memo_get(memo *m, const tg_obj *key)
 {
-    if (!m->cap) return NULL;
-    for (size_t i = memo_hash(key, m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (m->tab[i].key == key) return m->tab[i].val;
-        if (!m->tab[i].key) return NULL;
-    }
+    uintptr_t v;
+    return _tg_ptrmap_get(m, key, &v) ? (tg_obj *)v : NULL;
 }
 
-static int memo_put(memo *m, const tg_obj *key, tg_obj *val)
-{
-    if ((m->used + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 64;
-        memo_slot *nt = calloc(ncap, sizeof *nt);
-        if (!nt) { _tg_err_nomem(); return -1; }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->tab[i].key) continue;
-            size_t j = memo_hash(m->tab[i].key, ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = m->tab[i];
-        }
-        free(m->tab);
-        m->tab = nt;
-        m->cap = ncap;
-    }
-    size_t i = memo_hash(key, m->cap - 1);
-    while (m->tab[i].key) i = (i + 1) & (m->cap - 1);
-    m->tab[i].key = key;
-    m->tab[i].val = val;
-    m->used++;
-    return 0;
-}
+static int memo_put(memo *m, const tg_obj *key, tg_obj *val) { return _tg_ptrmap_put(m, key, (uintptr_t)val); }
 
 /* ------------------------------------------------------------------ copy */
 
@@ -225,6 +192,6 @@ TG_API tg_obj *tg_deepcopy(tg_obj *o)
     if (!o) { _tg_err_set(TG_ERR_VALUE, "tg_deepcopy: NULL argument"); return NULL; }
     memo m = {0};
     tg_obj *r = deep(o, &m, 0);
-    free(m.tab);
+    _tg_ptrmap_free(&m);
     return r;
 }

@@ -370,6 +370,14 @@ TG_INTERNAL void _tg_qsbr_retire(void *mem);
 TG_INTERNAL void _tg_qsbr_defer_decref(tg_obj *o);
 TG_INTERNAL void _tg_qsbr_quiescent(_tg_tstate *ts);     /* EB bit: announce a quiescent state */
 
+/* ---------------------------------------------------------- ptrmap.c
+   Object address -> word (the memo of deepcopy and marshal). */
+typedef struct { const void *key; uintptr_t val; } _tg_ptrmap_slot;
+typedef struct { _tg_ptrmap_slot *tab; size_t cap, used; } _tg_ptrmap;
+TG_INTERNAL bool _tg_ptrmap_get(const _tg_ptrmap *m, const void *key, uintptr_t *val);
+TG_INTERNAL int  _tg_ptrmap_put(_tg_ptrmap *m, const void *key, uintptr_t val);   /* -1: TG_ERR_NOMEM */
+TG_INTERNAL void _tg_ptrmap_free(_tg_ptrmap *m);
+
 /* ------------------------------------------------------------------ misc */
 
 TG_INTERNAL int64_t _tg_hash_bytes(const void *p, size_t n);

@@ -56,21 +56,12 @@ static const unsigned char MAGIC[4] = { 'T', 'G', 'M', 1 };
 
 /* ================================================================= dumps */
 
-typedef struct { const tg_obj *key; size_t idx; } dslot;
 typedef struct {
     unsigned char *buf;
     size_t len, cap;
-    dslot *memo;
-    size_t mcap, mused;
+    _tg_ptrmap memo;            /* object -> its number in the stream */
     size_t next_idx;
 } writer;
-
-static size_t ptr_hash(const void *p, size_t mask)
-{
-    uint64_t x = (uintptr_t)p;
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
-    return (size_t)x & mask;
-}
 
 static int w_reserve(writer *w, size_t n)
 {
@@ -113,33 +104,10 @@ static int w_varint(writer *w, uint64_t v)
 /* The number of o if it was written before, else SIZE_MAX after numbering it. */
 static int w_number(writer *w, const tg_obj *o, size_t *found)
 {
-    if (w->mcap) {
-        for (size_t i = ptr_hash(o, w->mcap - 1);; i = (i + 1) & (w->mcap - 1)) {
-            if (w->memo[i].key == o) { *found = w->memo[i].idx; return 0; }
-            if (!w->memo[i].key) break;
-        }
-    }
+    uintptr_t idx;
+    if (_tg_ptrmap_get(&w->memo, o, &idx)) { *found = (size_t)idx; return 0; }
     *found = SIZE_MAX;
-    if ((w->mused + 1) * 2 > w->mcap) {
-        size_t ncap = w->mcap ? w->mcap * 2 : 64;
-        dslot *nt = calloc(ncap, sizeof *nt);
-        if (!nt) { _tg_err_nomem(); return -1; }
-        for (size_t i = 0; i < w->mcap; i++) {
-            if (!w->memo[i].key) continue;
-            size_t j = ptr_hash(w->memo[i].key, ncap - 1);
-            while (nt[j].key) j = (j + 1) & (ncap - 1);
-            nt[j] = w->memo[i];
-        }
-        free(w->memo);
-        w->memo = nt;
-        w->mcap = ncap;
-    }
-    size_t i = ptr_hash(o, w->mcap - 1);
-    while (w->memo[i].key) i = (i + 1) & (w->mcap - 1);
-    w->memo[i].key = o;
-    w->memo[i].idx = w->next_idx++;
-    w->mused++;
-    return 0;
+    return _tg_ptrmap_put(&w->memo, o, w->next_idx++);
 }
 
 static int w_obj(writer *w, tg_obj *o, int depth);
@@ -233,7 +201,7 @@ int _tg_marshal_dump_buf(tg_obj *o, unsigned char **out, size_t *len)
     writer w = {0};
     int r = w_bytes(&w, MAGIC, sizeof MAGIC);
     if (r == 0) r = w_obj(&w, o, 0);
-    free(w.memo);
+    _tg_ptrmap_free(&w.memo);
     if (r < 0) { free(w.buf); return -1; }
     *out = w.buf;
     *len = w.len;
