@@ -13,7 +13,6 @@
  * promoted into it since the last full collection exceed 25% of it (the
  * long-lived rule: full collections stay linear in the heap overall).
  */
-#include <ck_spinlock.h>
 #include <sched.h>
 #include <stdio.h>
 #include <time.h>
@@ -28,12 +27,12 @@ _tg_gcstate _tg_gcs;
    no other thread can hold it). Allocation counts are per thread
    (_tg_tstate.gc_count_delta), flushed into count[0] with one atomic add
    every GC_COUNT_QUANTUM allocations or deallocations. */
-static ck_spinlock_fas_t track_lock = CK_SPINLOCK_FAS_INITIALIZER;
+static _tg_spinlock track_lock = _TG_SPINLOCK_INIT;
 #define GC_COUNT_QUANTUM 32
 static _tg_tstate *_Atomic collector_ts;   /* the thread collecting, or NULL */
 
-static inline void track_lock_acquire(void) { if (_tg_ft()) ck_spinlock_fas_lock(&track_lock); }
-static inline void track_lock_release(void) { if (_tg_ft()) ck_spinlock_fas_unlock(&track_lock); }
+static inline void track_lock_acquire(void) { if (_tg_ft()) _tg_spin_lock(&track_lock); }
+static inline void track_lock_release(void) { if (_tg_ft()) _tg_spin_unlock(&track_lock); }
 
 /* Stop the world for the collector or an introspection walk (free-threaded
    mode, unless the caller already stopped it). */

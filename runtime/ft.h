@@ -8,8 +8,8 @@
 #if !defined(TG_BUILDING_LIBRARY) && !defined(TG_INTERNAL_CLIENT)
 #error "runtime/ft.h is internal to libtangle; include <tangle.h>"
 #endif
-#include <ck_spinlock.h>
 #include "runtime/internal.h"
+#include "sync/sync.h"
 
 typedef struct _tg_ptrvec { void **v; size_t n, cap; } _tg_ptrvec;
 TG_INTERNAL void _tg_ptrvec_push(_tg_ptrvec *pv, void *p);   /* fatal on OOM */
@@ -20,7 +20,7 @@ typedef struct _tg_ft_tstate {
     uintptr_t             tid;
     struct _tg_ft_tstate *next;          /* brc registry (brc_lock) */
     /* objects queued to this thread by others (qlock) */
-    ck_spinlock_fas_t     qlock;
+    _tg_spinlock          qlock;
     _tg_ptrvec            queue;
     /* hot objects: this thread's counts, indexed like the hot table */
     int64_t              *hot;

@@ -52,6 +52,32 @@ typedef struct _tg_tstate_full {
 } _tg_tstate_full;
 static inline _tg_sync_tstate *_tg_sync_of(_tg_tstate *ts) { return &((_tg_tstate_full *)ts)->sync; }
 
+/* ------------------------------------------------------------ spinlock
+   A test-and-test-and-set spinlock for critical sections of a few pointer
+   writes (the collector's generation lists, biased-count merge queues).
+   Written with __atomic builtins rather than ck_spinlock: Concurrency Kit's
+   gcc flavour loads and stores the lock word with plain volatile accesses
+   (ck_pr.h: ck_pr_md_load_uint / ck_pr_md_store_uint), which ThreadSanitizer
+   reports as races against the atomic exchange — and which it then cannot
+   use as happens-before edges for the data the lock protects. The exchange
+   acquires; the unlock store releases. */
+typedef struct _tg_spinlock { int locked; } _tg_spinlock;
+#if defined(__x86_64__) || defined(__i386__)
+#  define _TG_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#  define _TG_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#  define _TG_CPU_RELAX() ((void)0)
+#endif
+#define _TG_SPINLOCK_INIT { 0 }
+static inline void _tg_spin_lock(_tg_spinlock *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) _TG_CPU_RELAX();
+    }
+}
+static inline void _tg_spin_unlock(_tg_spinlock *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
+
 /* ------------------------------------------------------------ safepoint.c */
 
 /* tg_init / tg_fini (before any thread attaches / after the last detached). */
