@@ -270,7 +270,8 @@ static TG_NOINLINE void collect_automatic(void)
     if (_tg_ft()) {
         if (!collector_claim(false)) return;
         for (int i = GC_NGENS - 1; i >= 0; i--) {
-            if (s->count[i] <= s->threshold[i]) continue;
+            /* count[0] is added to atomically by every thread (ft_count_flush) */
+            if (__atomic_load_n(&s->count[i], __ATOMIC_RELAXED) <= s->threshold[i]) continue;
             if (i == GC_NGENS - 1 && s->long_lived_pending < s->long_lived_total / GC_LONG_LIVED_DIVISOR)
                 continue;
             collect_with_callbacks(i);
