@@ -18,6 +18,7 @@
 #include <time.h>
 #include "gc/gc_internal.h"
 #include "sync/sync.h"
+#include "runtime/ft.h"
 
 _tg_gcstate _tg_gcs;
 
@@ -33,6 +34,123 @@ static _tg_tstate *_Atomic collector_ts;   /* the thread collecting, or NULL */
 
 static inline void track_lock_acquire(void) { if (_tg_ft()) _tg_spin_lock(&track_lock); }
 static inline void track_lock_release(void) { if (_tg_ft()) _tg_spin_unlock(&track_lock); }
+
+/* Per-thread young lists (free-threaded mode): the invariant is written in
+   gc/gc_internal.h. young_slots[s] is reached through _tg_tstate.gc_state
+   by its owner; young_none (slot 0) is what a thread without a slot (or
+   past its exit) points at: it tracks on the global generation 0. */
+typedef struct young_slot {
+    _tg_gchead   head;        /* the owner's young list */
+    _tg_tstate  *owner;       /* NULL: free (slot_lock) */
+    _tg_spinlock qlock;       /* remote */
+    _tg_ptrvec   remote;      /* zombies queued by other threads, freed by the owner */
+    int          pending;     /* remote.n != 0 (relaxed: a hint for the owner) */
+    uint8_t      slot;
+} young_slot;
+static young_slot young_slots[GC_NSLOTS];
+static young_slot young_none;
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
+{
+    young_slot *y = &young_none;
+    pthread_mutex_lock(&slot_lock);
+    for (int i = 1; i < GC_NSLOTS; i++) {
+        if (!young_slots[i].owner) { y = &young_slots[i]; y->owner = ts; break; }
+    }
+    pthread_mutex_unlock(&slot_lock);
+    ts->gc_state = y;
+    return y;
+}
+
+/* Free a zombie popped from a queue: unlink it if still linked (then it is
+   on the caller's own list, or the world is stopped). */
+static void zombie_free(tg_obj *o)
+{
+    _tg_gchead *g = _tg_as_gc(o);
+    if (g->gc_next) gc_list_remove(g);
+    g->gc_next = g->gc_prev = 0;
+    o->ob_gc_bits = 0;
+    const tg_type *t = o->ob_type;
+    if (t->release) t->release(o); else _tg_obj_free(o);
+}
+
+/* The owner (or, with the world stopped, anyone) frees what other threads
+   queued on slot y. force: without looking at the hint first. */
+static void young_drain(young_slot *y, bool force)
+{
+    if (!force && !__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) return;
+    _tg_spin_lock(&y->qlock);
+    _tg_ptrvec q = y->remote;
+    y->remote = (_tg_ptrvec){ 0 };
+    __atomic_store_n(&y->pending, 0, __ATOMIC_RELAXED);
+    _tg_spin_unlock(&y->qlock);
+    for (size_t i = 0; i < q.n; i++) zombie_free(q.v[i]);
+    _tg_ptrvec_free(&q);
+}
+
+/* Move young list y->head to the global generation 0: bits back to plain
+   GC_TRACKED, zombies (untracked by another thread, being destroyed) unlinked
+   with gc_next = 0 — their destroyer queues them and the queue's next popper
+   frees them. With the world stopped, or by the owner giving its slot back
+   under track_lock: then a non-owner may be turning an object into a zombie
+   at the same moment, hence the compare-and-swap (the loser of the race
+   untracks it from the global list, under track_lock). */
+static void young_splice(young_slot *y)
+{
+    _tg_gchead *h = &y->head, *next;
+    for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = next) {
+        next = (_tg_gchead *)g->gc_next;
+        tg_obj *o = _tg_from_gc(g);
+        uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
+        if ((b & GC_TRACKED)
+            && __atomic_compare_exchange_n(&o->ob_gc_bits, &b, (uint8_t)GC_TRACKED, false,
+                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            continue;
+        gc_list_remove(g);                  /* a zombie */
+        g->gc_next = g->gc_prev = 0;
+    }
+    gc_list_merge(h, &_tg_gcs.gen_head[0]);
+}
+
+/* World stopped (or GIL held): every young list joins generation 0. O(young). */
+static void young_gather(void)
+{
+    for (int i = 1; i < GC_NSLOTS; i++) {
+        young_slot *y = &young_slots[i];
+        if (__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) young_drain(y, true);
+        if (!gc_list_empty(&y->head)) young_splice(y);
+    }
+}
+
+/* runtime/tstate.c, the thread detaching (still attached): its young
+   objects go to the global generation 0, its slot is free again. */
+void _tg_gc_thread_fini(_tg_tstate *ts)
+{
+    young_slot *y = ts->gc_state;
+    ts->gc_state = &young_none;
+    if (!y || !y->slot) return;
+    young_drain(y, true);
+    _tg_spin_lock(&track_lock);
+    young_splice(y);
+    _tg_spin_unlock(&track_lock);
+    pthread_mutex_lock(&slot_lock);
+    y->owner = NULL;
+    pthread_mutex_unlock(&slot_lock);
+}
+
+/* runtime/object.c: o was untracked by a thread other than its young
+   list's owner (_tg_gc_untrack returned false) and is destroyed: queue it
+   for its owner to unlink and free. */
+void _tg_gc_free_deferred(tg_obj *o)
+{
+    uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
+    young_slot *y = &young_slots[b >> GC_SLOT_SHIFT];
+    _tg_spin_lock(&y->qlock);
+    _tg_ptrvec_push(&y->remote, o);
+    __atomic_store_n(&y->pending, 1, __ATOMIC_RELAXED);
+    _tg_spin_unlock(&y->qlock);
+}
 
 /* Stop the world for the collector or an introspection walk (free-threaded
    mode, unless the caller already stopped it). */
@@ -69,6 +187,16 @@ int _tg_gc_init(void)
     s->parity = 0;
     s->garbage = NULL;
     s->ncbs = 0;
+    for (int i = 0; i < GC_NSLOTS; i++) {
+        young_slot *y = &young_slots[i];
+        gc_list_init(&y->head);
+        y->owner = NULL;
+        _tg_ptrvec_free(&y->remote);
+        y->pending = 0;
+        y->slot = (uint8_t)i;
+    }
+    young_none = young_slots[0];
+    if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
     return 0;
 }
 
@@ -107,23 +235,59 @@ void _tg_gc_track(tg_obj *o)
 #if TG_DEBUG >= 1
     if (o->ob_gc_bits & GC_TRACKED) _tg_fatal_obj(o, "gc: object tracked twice");
 #endif
+    if (_tg_ft()) {
+        _tg_tstate *ts = _tg_tls_ts;
+        young_slot *y = ts ? ts->gc_state : &young_none;
+        if (TG_UNLIKELY(!y)) y = young_attach(ts);
+        if (TG_LIKELY(y->slot)) {           /* own young list: no lock, no atomic */
+            gc_list_append(_tg_as_gc(o), &y->head);
+            o->ob_gc_bits = (uint8_t)(GC_TRACKED | GC_LOCAL | (y->slot << GC_SLOT_SHIFT));
+            return;
+        }
+    }
     track_lock_acquire();
     gc_list_append(_tg_as_gc(o), &_tg_gcs.gen_head[0]);
     o->ob_gc_bits = GC_TRACKED;
     track_lock_release();
 }
 
-void _tg_gc_untrack(tg_obj *o)
+bool _tg_gc_untrack(tg_obj *o)
 {
     _tg_gchead *g = _tg_as_gc(o);
+    /* relaxed: an owner giving its slot back may be rewriting them */
+    uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
+    if (TG_UNLIKELY((b & (GC_GEN_MASK | GC_LOCAL)) == GC_LOCAL)) {
+        /* Free-threaded mode, on a thread's young list. */
+        young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
+        if (TG_LIKELY(y && y->slot == b >> GC_SLOT_SHIFT)) {
+            gc_list_remove(g);
+            g->gc_next = g->gc_prev = 0;
+            o->ob_gc_bits = 0;
+            return true;
+        }
+        /* Another thread's: a zombie until its owner unlinks it. */
+        if (__atomic_compare_exchange_n(&o->ob_gc_bits, &b, (uint8_t)(b & ~GC_TRACKED), false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return false;
+        /* Lost to the owner giving its slot back: now in the global generation 0. */
+    }
     track_lock_acquire();
     gc_list_remove(g);
     g->gc_next = g->gc_prev = 0;
     o->ob_gc_bits = 0;
     track_lock_release();
+    return true;
 }
 
-bool _tg_gc_is_tracked(const tg_obj *o) { return (o->ob_gc_bits & GC_TRACKED) != 0; }
+bool _tg_gc_is_tracked(const tg_obj *o) { return (__atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED) & GC_TRACKED) != 0; }
+
+bool _tg_gc_untrack_is_local(const tg_obj *o)
+{
+    uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
+    if ((b & (GC_GEN_MASK | GC_LOCAL)) != GC_LOCAL) return true;
+    young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
+    return y && y->slot == b >> GC_SLOT_SHIFT;
+}
 
 static TG_NOINLINE void collect_automatic(void);
 
@@ -132,6 +296,8 @@ static TG_NOINLINE void ft_count_flush(_tg_tstate *ts)
     _tg_gcstate *s = &_tg_gcs;
     long c = __atomic_add_fetch(&s->count[0], (long)ts->gc_count_delta, __ATOMIC_RELAXED);
     ts->gc_count_delta = 0;
+    young_slot *y = ts->gc_state;
+    if (y) young_drain(y, false);
     if (c > s->threshold[0] && s->threshold[0] > 0 && s->enabled
         && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED))
         collect_automatic();
@@ -157,6 +323,8 @@ void _tg_gc_on_dealloc(void)
         if (TG_UNLIKELY(--ts->gc_count_delta <= -GC_COUNT_QUANTUM)) {
             __atomic_add_fetch(&_tg_gcs.count[0], (long)ts->gc_count_delta, __ATOMIC_RELAXED);
             ts->gc_count_delta = 0;
+            young_slot *y = ts->gc_state;
+            if (y) young_drain(y, false);
         }
         return;
     }
@@ -239,6 +407,7 @@ static intptr_t collect_with_callbacks(int gen)
        restart. Callbacks run outside the pause. */
     bool stopped = gc_world_stop();
     _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
+    young_gather();
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
     for (int i = 0; i <= gen; i++) s->count[i] = 0;
     _tg_gc_collect_main(gen, &collected, &uncollectable);
@@ -353,6 +522,7 @@ TG_API void tg_gc_freeze(void)
 {
     if (_tg_gcs.collecting) return;
     bool stopped = gc_world_stop();
+    young_gather();
     for (int i = 0; i < GC_NGENS; i++) move_all(&_tg_gcs.gen_head[i], GC_PERMANENT);
     _tg_gcs.count[0] = 0;
     if (stopped) _tg_stw_start();
@@ -425,6 +595,7 @@ TG_API tg_obj *tg_gc_get_objects(int generation)
     if (!r) return NULL;
     int lo = generation < 0 ? 0 : generation, hi = generation < 0 ? GC_PERMANENT : generation;
     bool stopped = gc_world_stop();
+    young_gather();
     int rc = append_objects(r, lo, hi);
     if (stopped) _tg_stw_start();
     if (rc < 0) { tg_decref(r); return NULL; }
@@ -446,6 +617,7 @@ TG_API tg_obj *tg_gc_get_referrers(tg_obj *o)
     tg_obj *r = tg_list_new(0);
     if (!r) return NULL;
     bool stopped = gc_world_stop();
+    young_gather();
     for (int i = 0; i <= GC_PERMANENT; i++) {
         _tg_gchead *h = &_tg_gcs.gen_head[i];
         for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = (_tg_gchead *)g->gc_next) {

@@ -28,6 +28,39 @@
  *   bit 7       GC_TENT      in the tentative list (phase 2)
  *   Bits 4-7 are zero outside a collection.
  *
+ *   Free-threaded mode, generation 0 only (docs/free-threading.md):
+ *   bit 3       GC_LOCAL     on a thread's own young list, not a global one
+ *   bits 4-7    the slot (1..GC_NSLOTS-1) of that young list
+ *   A young object is GC_TRACKED | GC_LOCAL | slot << 4 at rest (generation
+ *   bits 0). "gen 0 and GC_LOCAL" identifies it: generation 2 uses bit 3 as
+ *   its parity, and every collection state of a generation-0 object has
+ *   bit 3 clear (the collector rewrites young bits to plain GC_TRACKED when it
+ *   gathers the young lists, before phase 1).
+ *
+ * INVARIANT — per-thread young lists (free-threaded mode)
+ *   Young slot s (gc.c: young_slots[s]) has one owner thread at a time. Only
+ *   the owner links or unlinks objects of its list, with plain stores (no
+ *   lock, no atomic); any other thread touches the list only with the world
+ *   stopped (the collector, freeze, introspection), or after the owner gave
+ *   the slot back (under slot_lock).
+ *   A thread that untracks an object of another thread's young list (it
+ *   dropped the last reference to it) must not touch the links: it rewrites
+ *   the bits to GC_LOCAL | slot << 4 without GC_TRACKED (a "zombie": linked,
+ *   no longer tracked, relaxed atomic store), destroys the object, and then,
+ *   instead of freeing it, queues it on young_slots[s].remote (a spinlock
+ *   and a vector; _tg_gc_free_deferred). The memory stays allocated while
+ *   the object is linked. Whoever unlinks a zombie — the owner draining its
+ *   queue (every GC_COUNT_QUANTUM allocations, at exit), the collector or an
+ *   owner giving its slot back (both walk the list and meet it there) —
+ *   sets its gc_next to 0; whoever pops it from the queue unlinks it if
+ *   gc_next is not 0 and frees it. Only the slot's owner or a thread with the
+ *   world stopped pops the queue, so a linked zombie popped is always on the
+ *   popper's list (or the world is stopped).
+ *   Objects of generations 1, 2, 3 and of the global generation 0 (threads
+ *   without a slot, lists of exited threads) are under track_lock.
+ *   Threads beyond GC_NSLOTS - 1 use the global generation 0 (locked).
+ *   GIL mode never sets GC_LOCAL: its lists are the single global ones.
+ *
  * IMPORTANT — how the gc head is reused during a collection
  *   Outside a collection gc_next/gc_prev are plain list links.
  *   Phase 1 (count):    an object of the set whose GC_REFS bit is set keeps
@@ -69,7 +102,10 @@ enum {
     GC_UNREACH  = 1u << 6,
     GC_TENT     = 1u << 7,
     GC_WRCAND   = 1u << 4,       /* on weakref objects (never tracked) */
+    GC_LOCAL    = 1u << 3,       /* FT, generation 0: on a thread's young list */
+    GC_SLOT_SHIFT = 4,
 };
+enum { GC_NSLOTS = 16 };         /* slot 0: no per-thread list */
 
 enum { GC_NGENS = 3, GC_PERMANENT = 3 };
 

@@ -315,7 +315,13 @@ TG_INTERNAL void _tg_gc_fini(void);
 /* ---------------------------------------------------------- gc interface */
 
 TG_INTERNAL void _tg_gc_track(tg_obj *o);
-TG_INTERNAL void _tg_gc_untrack(tg_obj *o);
+/* false: o is on another thread's young list (free-threaded mode); the
+   caller destroys it and then hands it to _tg_gc_free_deferred instead of
+   freeing it (the list's owner unlinks and frees it; gc/gc_internal.h). */
+TG_INTERNAL bool _tg_gc_untrack(tg_obj *o);
+TG_INTERNAL void _tg_gc_free_deferred(tg_obj *o);
+TG_INTERNAL bool _tg_gc_untrack_is_local(const tg_obj *o);   /* untrack would return true */
+TG_INTERNAL void _tg_gc_thread_fini(_tg_tstate *ts);        /* runtime/tstate.c, detaching */
 TG_INTERNAL bool _tg_gc_is_tracked(const tg_obj *o);
 /* Called after a tracked-type allocation: may run an automatic collection. */
 TG_INTERNAL void _tg_gc_on_alloc(void);

@@ -171,15 +171,17 @@ void _tg_weakrefs_clear(tg_obj *o, bool call_callbacks);   /* runtime/weakref.c 
 static void destroy(tg_obj *o)
 {
     const tg_type *t = o->ob_type;
+    bool linked = false;   /* still on another thread's young list (free-threaded mode) */
     if (_tg_is_gc(o)) {
-        if (_tg_gc_is_tracked(o)) _tg_gc_untrack(o);
+        if (_tg_gc_is_tracked(o)) linked = !_tg_gc_untrack(o);
         /* count0 counts what constructors counted: objects tracked at birth
            (containers, attribute objects, instances of TG_TYPE_GC types). */
         if ((t->flags & TG_TYPE_GC) || (o->ob_flags & _TG_OBF_ATTRS_OK))
             _tg_gc_on_dealloc();
     }
     t->destroy(o);
-    if (t->release) t->release(o); else _tg_obj_free(o);
+    if (TG_UNLIKELY(linked)) _tg_gc_free_deferred(o);   /* its list's owner frees it */
+    else if (t->release) t->release(o); else _tg_obj_free(o);
 }
 
 /* Runs destroy() on o and on everything the trashcan deferred meanwhile. */
@@ -214,7 +216,10 @@ void _tg_dealloc(tg_obj *o)
         if (_tg_resurrect_end(o)) return;     /* a callback resurrected it */
     }
     _tg_tstate *ts = _tg_ts();
-    if (_tg_is_gc(o) && ts->dealloc_depth >= _TG_TRASHCAN_DEPTH) {
+    /* (An object on another thread's young list cannot lend its gc head to
+       the trash chain: it is destroyed at once.) */
+    if (_tg_is_gc(o) && ts->dealloc_depth >= _TG_TRASHCAN_DEPTH
+        && (!_tg_gc_is_tracked(o) || _tg_gc_untrack_is_local(o))) {
         if (_tg_gc_is_tracked(o)) _tg_gc_untrack(o);
         _tg_as_gc(o)->gc_next = (uintptr_t)ts->trash;
         ts->trash = o;

@@ -120,6 +120,7 @@ static void detach_current(void)
     /* free-threaded mode: merge what was queued to us, drop what waits for
        a grace period, leave the registry of owners (runtime/brc.c) */
     if (ts->ft) _tg_ft_thread_fini(ts);
+    _tg_gc_thread_fini(ts);                /* young list to the global generation 0 */
     _tg_tstate_flush(ts);
     _tg_alloc_thread_detach();
     _tg_tls_tid = 0;
