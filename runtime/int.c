@@ -4,17 +4,15 @@
  */
 #include "runtime/internal.h"
 
-static void destroy_nothing(tg_obj *o) { (void)o; }
-
 tg_type _tg_int_type = {
     .name = "int", .basicsize = sizeof(_tg_int), .kind = _TG_K_INT,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE,
 };
 
 static void float_release(tg_obj *o);
 tg_type _tg_float_type = {
     .name = "float", .basicsize = sizeof(_tg_float), .kind = _TG_K_FLOAT,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE,
     .release = float_release,
 };
 

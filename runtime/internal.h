@@ -79,7 +79,7 @@ struct tg_type {
     int64_t (*hash)(tg_obj *self);
     int   (*eq)(tg_obj *self, tg_obj *other);
     /* internal slots */
-    void  (*destroy)(tg_obj *self);            /* drop references, free buffers (not the object) */
+    void  (*destroy)(tg_obj *self);            /* drop references, free buffers (not the object); NULL: nothing */
     size_t (*size_of)(const tg_obj *self);     /* tg_sizeof, gc head excluded */
     void  (*release)(tg_obj *self);            /* return the memory (free list); NULL: _tg_obj_free */
     int   (*user_traverse)(tg_obj *self, tg_visitproc visit, void *arg);

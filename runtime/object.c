@@ -179,7 +179,7 @@ static void destroy(tg_obj *o)
         if ((t->flags & TG_TYPE_GC) || (o->ob_flags & _TG_OBF_ATTRS_OK))
             _tg_gc_on_dealloc();
     }
-    t->destroy(o);
+    if (t->destroy) t->destroy(o);
     if (TG_UNLIKELY(linked)) _tg_gc_free_deferred(o);   /* its list's owner frees it */
     else if (t->release) t->release(o); else _tg_obj_free(o);
 }
@@ -215,10 +215,17 @@ void _tg_dealloc(tg_obj *o)
         _tg_weakrefs_clear(o, true);
         if (_tg_resurrect_end(o)) return;     /* a callback resurrected it */
     }
+    if (!_tg_is_gc(o)) {
+        /* An atom (int, float, str, bytes, capsule, weakref) holds no object
+           references: no trashcan, no collector bookkeeping. */
+        if (t->destroy) t->destroy(o);
+        if (t->release) t->release(o); else _tg_obj_free(o);
+        return;
+    }
     _tg_tstate *ts = _tg_ts();
     /* (An object on another thread's young list cannot lend its gc head to
        the trash chain: it is destroyed at once.) */
-    if (_tg_is_gc(o) && ts->dealloc_depth >= _TG_TRASHCAN_DEPTH
+    if (ts->dealloc_depth >= _TG_TRASHCAN_DEPTH
         && (!_tg_gc_is_tracked(o) || _tg_gc_untrack_is_local(o))) {
         if (_tg_gc_is_tracked(o)) _tg_gc_untrack(o);
         _tg_as_gc(o)->gc_next = (uintptr_t)ts->trash;

@@ -9,16 +9,15 @@
 #include <pthread.h>
 #include "runtime/internal.h"
 
-static void destroy_nothing(tg_obj *o) { (void)o; }
 static size_t str_sizeof(const tg_obj *o) { return sizeof(_tg_str) + ((const _tg_str *)o)->nbytes + 1; }
 
 tg_type _tg_str_type = {
     .name = "str", .basicsize = sizeof(_tg_str), .kind = _TG_K_STR,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing, .size_of = str_sizeof,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .size_of = str_sizeof,
 };
 tg_type _tg_bytes_type = {
     .name = "bytes", .basicsize = sizeof(_tg_bytes), .kind = _TG_K_BYTES,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing, .size_of = str_sizeof,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .size_of = str_sizeof,
 };
 
 /* ------------------------------------------------------------------- hash */

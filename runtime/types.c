@@ -12,15 +12,13 @@ tg_type _tg_type_type = {
     .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE,
 };
 
-static void destroy_nothing(tg_obj *o) { (void)o; }
-
 tg_type _tg_none_type = {
     .name = "NoneType", .basicsize = sizeof(tg_obj), .kind = _TG_K_NONE,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE,
 };
 tg_type _tg_bool_type = {
     .name = "bool", .basicsize = sizeof(_tg_int), .kind = _TG_K_BOOL,
-    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE, .destroy = destroy_nothing,
+    .flags = _TG_TPF_BUILTIN | _TG_TPF_IMMUTABLE,
 };
 
 static tg_obj none_obj;
