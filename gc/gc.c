@@ -40,7 +40,10 @@ static inline void track_lock_release(void) { if (_tg_ft()) _tg_spin_unlock(&tra
    by its owner; young_none (slot 0) is what a thread without a slot (or
    past its exit) points at: it tracks on the global generation 0. */
 typedef struct young_slot {
-    _tg_gchead   head;        /* the owner's young list */
+    /* one slot per 128 bytes: the owner writes head on every track and
+       untrack, so neighbouring slots must not share a line (nor the
+       adjacent-line prefetcher's pair) */
+    _Alignas(128) _tg_gchead head;   /* the owner's young list */
     _tg_tstate  *owner;       /* NULL: free (slot_lock) */
     _tg_spinlock qlock;       /* remote */
     _tg_ptrvec   remote;      /* zombies queued by other threads, freed by the owner */
