@@ -83,6 +83,7 @@ TG_API tg_obj *tg_list_new(size_t capacity_hint)
 {
     _tg_items *it = NULL;
     if (capacity_hint && !(it = items_alloc(capacity_hint))) return NULL;
+    if (it && _tg_ft()) memset(it->item, 0, capacity_hint * sizeof(tg_obj *));   /* see list_reserve */
     _tg_list *l = (_tg_list *)_tg_obj_reuse(&_tg_ts()->fl_list);
     if (!l && !(l = (_tg_list *)_tg_obj_alloc(&_tg_list_type, sizeof(_tg_list)))) {
         if (it) items_free(it);
@@ -122,6 +123,11 @@ static int list_reserve(_tg_list *l, size_t need)
     if (!nit) return -1;
     _tg_items *old = l->items;
     if (l->len) memcpy(nit->item, old->item, l->len * sizeof(tg_obj *));
+    /* The slots past len are NULL, never stale memory: a lock-free reader
+       that loaded this block and then a later, larger len (after an extend
+       replaced the block) reads slots this block never filled, and must find
+       NULL there (it then takes the lock), not a pointer to try-incref. */
+    memset(nit->item + l->len, 0, (ncap - l->len) * sizeof(tg_obj *));
     __atomic_store_n(&l->items, nit, __ATOMIC_RELEASE);   /* published to lock-free readers */
     _tg_qsbr_retire(old);                                  /* freed after a grace period */
     return 0;
@@ -240,8 +246,13 @@ static int tg_list_insert_impl(tg_obj *o, ptrdiff_t i, tg_obj *item)
     if (i > n) i = n;
     if (list_reserve(l, l->len + 1) < 0) return -1;
     tg_obj **items = l->items->item;
-    for (ptrdiff_t k = n; k > i; k--)            /* slot by slot: lock-free readers */
-        __atomic_store_n(&items[k], items[k - 1], __ATOMIC_RELAXED);
+    /* Slot by slot for lock-free readers, each store a release: a reader
+       that acquires an item from the slot it moved to must also see the
+       item's initialisation by the thread that created it (a relaxed store
+       by this thread would not carry that happens-before edge; TSan
+       reported the reader's try-incref racing with the item's init_counts). */
+    for (ptrdiff_t k = n; k > i; k--)
+        __atomic_store_n(&items[k], items[k - 1], __ATOMIC_RELEASE);
     __atomic_store_n(&items[i], _tg_newref(item), __ATOMIC_RELEASE);
     __atomic_store_n(&l->len, l->len + 1, __ATOMIC_RELEASE);
     return 0;
@@ -263,8 +274,8 @@ static tg_obj *tg_list_pop_impl(tg_obj *o, ptrdiff_t i)
     tg_obj **items = l->items->item;
     tg_obj *r = items[i];                       /* the list's reference becomes the caller's */
     size_t n = l->len;
-    for (size_t k = (size_t)i; k + 1 < n; k++)   /* slot by slot: lock-free readers */
-        __atomic_store_n(&items[k], items[k + 1], __ATOMIC_RELAXED);
+    for (size_t k = (size_t)i; k + 1 < n; k++)   /* slot by slot, release: see insert */
+        __atomic_store_n(&items[k], items[k + 1], __ATOMIC_RELEASE);
     __atomic_store_n(&items[n - 1], NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&l->len, n - 1, __ATOMIC_RELEASE);
     if (_tg_ft()) {
