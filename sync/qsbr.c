@@ -65,6 +65,15 @@ static char qsbr_tsan_token;
 #define QSBR_MAX_DEFERRED 4096
 
 static _Atomic uint64_t grace_periods;     /* forced grace periods (stats) */
+/* Threads inside force_grace_period. While there are any, every thread that
+   announces a quiescent state asks itself for another at its next safepoint:
+   liburcu counts only quiescent states announced after synchronize_rcu has
+   started its grace period, and a reader that consumed its _TG_EB_QSBR
+   request just before (the requester sets it, then goes offline, then
+   synchronizes) would otherwise never be asked again — two writers forcing
+   grace periods while two readers spun in lock-free reads waited forever
+   (tests/test_ft.c lockfree_reads_race_writers). */
+static _Atomic int qsbr_waiters;
 
 void _tg_qsbr_thread_init(_tg_ft_tstate *f)
 {
@@ -133,6 +142,7 @@ static void force_grace_period(_tg_tstate *ts)
     f->retired = (_tg_ptrvec){ 0 };
     f->deferred = (_tg_ptrvec){ 0 };
     f->retired_bytes = 0;
+    atomic_fetch_add(&qsbr_waiters, 1);   /* before the requests: see qsbr_waiters */
     pthread_mutex_lock(&_tg_rt.registry_lock);
     for (_tg_tstate *t = _tg_rt.threads; t; t = t->next)
         if (t != ts) atomic_fetch_or(&t->eval_breaker, (uintptr_t)_TG_EB_QSBR);
@@ -141,6 +151,7 @@ static void force_grace_period(_tg_tstate *ts)
     tg_tstate *saved = tg_release();       /* offline; suspends critical sections */
     urcu_qsbr_synchronize_rcu();
     TSAN_ACQUIRE();
+    atomic_fetch_sub(&qsbr_waiters, 1);
     tg_reacquire(saved);
     atomic_fetch_add_explicit(&grace_periods, 1, memory_order_relaxed);
     release_lists(&retired, &deferred);
@@ -155,6 +166,8 @@ void _tg_qsbr_quiescent(_tg_tstate *ts)
     TG_CHAOS_POINT(TG_CHAOS_SITE_QSBR);
     TSAN_RELEASE();
     urcu_qsbr_quiescent_state();
+    if (atomic_load(&qsbr_waiters) > 0)    /* a grace period may still need us */
+        atomic_fetch_or(&ts->eval_breaker, (uintptr_t)_TG_EB_QSBR);
     if (over_bound(f)) force_grace_period(ts);
 }
 
