@@ -1,0 +1,312 @@
+/*
+ * stress/harness/scen_ft.c — scenarios aimed at free-threaded mode (issue 7,
+ * "Correctness"); like every scenario they run in both modes.
+ *
+ *   ft_append_exact   all threads append to one list with no user lock while
+ *                     others read it lock-free: the exact count, every item
+ *                     once. The planted-race build (TG_PLANT_FT_RACE: append
+ *                     without the list's lock) must fail here.
+ *   ft_biased_handoff objects of a counting embedder type made by one thread,
+ *                     increfed/decrefed/dropped by others through a shared
+ *                     exchange array (biased counts: queueing, merges at the
+ *                     owner's safepoints, owners exiting between waves).
+ *   ft_hot_reads      every thread reads the same few values out of a shared
+ *                     dict and list (lock-free reads: contended objects go to
+ *                     per-thread counts) while a writer replaces them.
+ *
+ * The embedder objects carry a cookie checked on every use and at dealloc
+ * (a use after free or a double free breaks it) and a dealloc counter
+ * (each object freed exactly once, none left at the end of a round).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include "stress/harness/harness.h"
+
+#define FT_COOKIE 0x66742d636f6f6b69ull     /* "ft-cooki" */
+
+typedef struct { uint64_t cookie; uint64_t serial; } ftc_payload;
+
+static tgs_ctx *ftc_ctx;
+static long ftc_made, ftc_deallocs;          /* __atomic accesses */
+static tg_type *ftc_type;
+
+static void ftc_dealloc(tg_obj *self)
+{
+    ftc_payload *p = tg_payload(self);
+    if (p->cookie != FT_COOKIE)
+        tgs_fail(ftc_ctx, "dealloc of object %" PRIu64 ": cookie %#" PRIx64 " (double free or corruption)",
+                 p->serial, p->cookie);
+    p->cookie = 0xdead;
+    __atomic_fetch_add(&ftc_deallocs, 1, __ATOMIC_RELAXED);
+}
+
+static int ftc_setup(tgs_ctx *ctx)
+{
+    ftc_ctx = ctx;
+    __atomic_store_n(&ftc_made, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ftc_deallocs, 0, __ATOMIC_RELAXED);
+    if (ctx->round == 0 || !ftc_type) {
+        tg_type_spec spec = { .name = "stress.ft_counted", .payload_size = sizeof(ftc_payload),
+                              .dealloc = ftc_dealloc };
+        ftc_type = tg_type_new(&spec);
+        if (!ftc_type) return tgs_fail(ctx, "tg_type_new failed: %s", tg_error_message()), -1;
+    }
+    return 0;
+}
+
+static tg_obj *ftc_new(uint64_t serial)
+{
+    tg_obj *o = tg_new(ftc_type);
+    if (!o) return NULL;
+    ftc_payload *p = tg_payload(o);
+    p->cookie = FT_COOKIE;
+    p->serial = serial;
+    __atomic_fetch_add(&ftc_made, 1, __ATOMIC_RELAXED);
+    return o;
+}
+
+static bool ftc_ok(tg_obj *o) { return ((ftc_payload *)tg_payload(o))->cookie == FT_COOKIE; }
+
+/* Every object made this round was freed exactly once (call after the
+   threads are done and the last references are dropped). */
+static void ftc_check_all_freed(tgs_ctx *ctx)
+{
+    tg_safepoint();                      /* merge what was queued to this thread */
+    tg_gc_collect(-1);                   /* hot objects are freed by a collection */
+    long made = __atomic_load_n(&ftc_made, __ATOMIC_RELAXED);
+    long freed = __atomic_load_n(&ftc_deallocs, __ATOMIC_RELAXED);
+    TGS_CHECK(ctx, made == freed, "%ld objects made, %ld deallocated (expected each exactly once)", made, freed);
+}
+
+/* ============================================================ ft_append_exact */
+
+#define FA_APPENDS 5000
+#define FA_BASE    (INT64_C(1) << 33)
+
+static tg_obj *fa_list;
+static int fa_appenders;
+
+static void fa_worker(tgs_worker *w)
+{
+    tgs_ctx *ctx = w->ctx;
+    if (w->index < fa_appenders) {
+        for (int i = 0; i < FA_APPENDS && !tgs_failures(ctx); i++) {
+            tg_obj *v = tg_int(FA_BASE * (w->index + 1) + i);
+            if (!v || tg_list_append(fa_list, v) < 0) {
+                tgs_fail(ctx, "thread %d: append %d failed: %s", w->index, i, tg_error_message());
+                tg_xdecref(v);
+                return;
+            }
+            tg_decref(v);
+            tgs_op(w);
+            if (tgs_below(&w->rng, 32) == 0) tgs_pause(w);
+        }
+        return;
+    }
+    /* readers: lock-free gets of whatever is there */
+    for (int i = 0; i < FA_APPENDS && !tgs_failures(ctx); i++) {
+        size_t n = tg_list_len(fa_list);
+        if (n) {
+            ptrdiff_t j = (ptrdiff_t)tgs_below(&w->rng, n);
+            tg_obj *v = tg_list_get(fa_list, j);
+            if (!TGS_CHECK(ctx, v != NULL, "list[%td] of %zu (append-only) failed: %s", j, n, tg_error_message()))
+                return;
+            int64_t x = tg_int_value(v);
+            TGS_CHECK(ctx, x >= FA_BASE && x / FA_BASE <= fa_appenders && x % FA_BASE < FA_APPENDS,
+                      "list[%td] == %" PRId64 ": no thread appended that", j, x);
+            tg_decref(v);
+        }
+        tgs_op(w);
+        if (tgs_below(&w->rng, 32) == 0) tgs_pause(w);
+    }
+}
+
+static int fa_run(tgs_ctx *ctx)
+{
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    fa_appenders = nt > 2 ? nt - 1 : nt;          /* one reader from 3 threads up */
+    fa_list = tg_list_new(0);
+    if (!fa_list) return tgs_fail(ctx, "tg_list_new failed");
+    tgs_run_threads(ctx, nt, fa_worker, NULL);
+    size_t n = tg_list_len(fa_list), want = (size_t)fa_appenders * FA_APPENDS;
+    TGS_CHECK(ctx, n == want, "len(list) == %zu after %d threads x %d appends with no user lock, expected exactly %zu",
+              n, fa_appenders, FA_APPENDS, want);
+    uint32_t *seen = calloc((size_t)fa_appenders * FA_APPENDS, sizeof *seen);
+    int bad = 0;
+    for (size_t i = 0; seen && i < n && bad < 3; i++) {
+        tg_obj *v = tg_list_get(fa_list, (ptrdiff_t)i);
+        int64_t x = v ? tg_int_value(v) : -1;
+        int64_t t = x / FA_BASE - 1, k = x % FA_BASE;
+        if (!v || t < 0 || t >= fa_appenders || k >= FA_APPENDS) {
+            bad++; tgs_fail(ctx, "list[%zu] == %" PRId64 " is not an appended value", i, x);
+        } else if (seen[t * FA_APPENDS + k]++) {
+            bad++; tgs_fail(ctx, "list[%zu]: thread %" PRId64 "'s item %" PRId64 " appears twice", i, t, k);
+        } else if (tg_refcount(v) != 2) {
+            bad++; tgs_fail(ctx, "list[%zu]: refcount %" PRIdPTR ", expected 2 (the list's + ours)", i, tg_refcount(v));
+        }
+        tg_xdecref(v);
+    }
+    free(seen);
+    tg_decref(fa_list);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_append_exact = {
+    .name = "ft_append_exact",
+    .description = "threads append to one list with no user lock while a reader gets items lock-free",
+    .invariants = "len == appenders x 5,000 exactly; every item once; refcount 2 with our reference; "
+                  "readers only ever see appended values",
+    .run = fa_run,
+};
+
+/* ========================================================= ft_biased_handoff */
+
+#define BH_SLOTS 64
+#define BH_OPS   4000
+
+static tg_obj *bh_slot[BH_SLOTS];       /* __atomic exchange only; each holds one reference */
+
+static void bh_worker(tgs_worker *w)
+{
+    tgs_ctx *ctx = w->ctx;
+    tg_obj *mine[8] = { 0 };            /* references this thread holds */
+    uint64_t serial = (uint64_t)w->index << 40 | ctx->round << 20;
+    for (int i = 0; i < BH_OPS && !tgs_failures(ctx); i++) {
+        uint64_t r = tgs_next(&w->rng);
+        int s = (int)(r % BH_SLOTS), m = (int)((r >> 8) % 8);
+        switch ((r >> 16) % 6) {
+        case 0: {                       /* make one, keep a reference, publish one */
+            tg_obj *o = ftc_new(serial++);
+            if (!o) { tgs_fail(ctx, "tg_new failed: %s", tg_error_message()); return; }
+            tg_incref(o);
+            tg_obj *old = __atomic_exchange_n(&bh_slot[s], o, __ATOMIC_ACQ_REL);
+            if (old) tg_decref(old);
+            if (mine[m]) tg_decref(mine[m]);
+            mine[m] = o;
+            break;
+        }
+        case 1: case 2: {               /* take one from a slot: another thread's, usually */
+            tg_obj *o = __atomic_exchange_n(&bh_slot[s], NULL, __ATOMIC_ACQ_REL);
+            if (!o) break;
+            TGS_CHECK(ctx, ftc_ok(o), "object taken from slot %d: cookie broken (freed while referenced)", s);
+            tg_incref(o);               /* a non-owner's incref/decref pair */
+            tg_decref(o);
+            if (mine[m]) tg_decref(mine[m]);
+            mine[m] = o;
+            break;
+        }
+        case 3: {                       /* put one of ours back (a second reference) */
+            if (!mine[m]) break;
+            tg_incref(mine[m]);
+            tg_obj *old = __atomic_exchange_n(&bh_slot[s], mine[m], __ATOMIC_ACQ_REL);
+            if (old) tg_decref(old);
+            break;
+        }
+        case 4:                         /* drop ours */
+            if (mine[m]) {
+                TGS_CHECK(ctx, ftc_ok(mine[m]), "held object's cookie broken (freed while referenced)");
+                tg_decref(mine[m]);
+                mine[m] = NULL;
+            }
+            break;
+        default: {                      /* a container holding it, dropped by us */
+            if (!mine[m]) break;
+            tg_obj *t = tg_tuple(2, mine[m], mine[m]);
+            if (t) tg_decref(t); else tgs_fail(ctx, "tg_tuple failed: %s", tg_error_message());
+        }
+        }
+        tgs_op(w);
+        if ((r >> 32) % 16 == 0) tgs_pause(w);
+    }
+    for (int m = 0; m < 8; m++) tg_xdecref(mine[m]);
+    /* Half the threads exit with references they made still in the slots
+       (their owner gone): the next wave, or the main thread, drops them. */
+    if (w->index % 2 == 0) w->no_detach = (tgs_next(&w->rng) & 1) != 0;
+}
+
+static int bh_run(tgs_ctx *ctx)
+{
+    if (ftc_setup(ctx) < 0) return TGS_FAILED;
+    memset(bh_slot, 0, sizeof bh_slot);
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    for (int wave = 0; wave < 2 && !tgs_failures(ctx); wave++)
+        tgs_run_threads(ctx, nt, bh_worker, NULL);
+    for (int s = 0; s < BH_SLOTS; s++) {
+        tg_obj *o = __atomic_exchange_n(&bh_slot[s], NULL, __ATOMIC_ACQ_REL);
+        if (o) { TGS_CHECK(ctx, ftc_ok(o), "slot %d: cookie broken at the end", s); tg_decref(o); }
+    }
+    ftc_check_all_freed(ctx);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_biased_handoff = {
+    .name = "ft_biased_handoff",
+    .description = "embedder objects made by one thread are taken, increfed/decrefed and dropped by others "
+                   "through a shared exchange array; two waves, owners exiting with references outstanding",
+    .invariants = "cookie intact whenever referenced; every object deallocated exactly once by the end of the round",
+    .run = bh_run,
+};
+
+/* ============================================================== ft_hot_reads */
+
+#define HR_KEYS 4
+#define HR_OPS  6000
+
+static tg_obj *hr_dict, *hr_list;
+
+static void hr_worker(tgs_worker *w)
+{
+    tgs_ctx *ctx = w->ctx;
+    bool writer = w->index == 0;
+    for (int i = 0; i < HR_OPS && !tgs_failures(ctx); i++) {
+        uint64_t r = tgs_next(&w->rng);
+        int k = (int)(r % HR_KEYS);
+        if (writer && (r >> 8) % 16 == 0) {     /* replace a value in both containers */
+            tg_obj *v = ftc_new((uint64_t)i);
+            tg_obj *key = tg_int(k + 100);
+            if (!v || tg_dict_set(hr_dict, key, v) < 0 || tg_list_set(hr_list, k, v) < 0)
+                tgs_fail(ctx, "replace failed: %s", tg_error_message());
+            tg_xdecref(v);
+            tg_decref(key);
+        } else {
+            tg_obj *key = tg_int(k + 100);
+            tg_obj *a = tg_dict_get(hr_dict, key);
+            tg_obj *b = tg_list_get(hr_list, k);
+            TGS_CHECK(ctx, a && b, "dict/list read of key %d failed: %s", k, tg_error_message());
+            if (a) { TGS_CHECK(ctx, ftc_ok(a), "dict value's cookie broken (freed while referenced)"); tg_decref(a); }
+            if (b) { TGS_CHECK(ctx, ftc_ok(b), "list item's cookie broken (freed while referenced)"); tg_decref(b); }
+            tg_decref(key);
+        }
+        tgs_op(w);
+        if ((r >> 32) % 64 == 0) tgs_pause(w);
+    }
+}
+
+static int hr_run(tgs_ctx *ctx)
+{
+    if (ftc_setup(ctx) < 0) return TGS_FAILED;
+    hr_dict = tg_dict_new();
+    hr_list = tg_list_new(0);
+    if (!hr_dict || !hr_list) return tgs_fail(ctx, "container allocation failed");
+    for (int k = 0; k < HR_KEYS; k++) {
+        tg_obj *v = ftc_new(1000 + (uint64_t)k), *key = tg_int(k + 100);
+        tg_dict_set(hr_dict, key, v);
+        tg_list_append(hr_list, v);
+        tg_decref(v);
+        tg_decref(key);
+    }
+    tgs_run_threads(ctx, ctx->threads, hr_worker, NULL);
+    tg_decref(hr_dict);
+    tg_decref(hr_list);
+    ftc_check_all_freed(ctx);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_hot_reads = {
+    .name = "ft_hot_reads",
+    .description = "all threads read the same few values out of one dict and one list while a writer replaces them",
+    .invariants = "every read returns a live value (cookie intact); every value deallocated exactly once "
+                  "after the containers are dropped and a collection (per-thread counts folded)",
+    .run = hr_run,
+};

@@ -1,0 +1,821 @@
+/*
+ * tests/test_ft.c — free-threaded mode (issue 7, "Correctness"): biased
+ * counts and their merges, owner exit, objects freed by a thread other than
+ * their creator, TG_RC_ATOMIC, immortals, lock-free list/dict reads racing
+ * writers, critical sections, the collector with several threads attached.
+ * docs/free-threading.md has the state machine these tests walk through.
+ *
+ * Criterion cannot start under TSan (Criterion issue #274): the sanitizer
+ * coverage of these paths comes from `tangle stress --mode ft` (scen_ft.c).
+ *
+ * Worker threads never call cr_assert (it is not thread-safe): they count
+ * failures in `bad`, which the main thread asserts is 0. Joins happen with the
+ * thread released, so a collection's stop-the-world never waits on a thread
+ * blocked in pthread_join.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "tg_test.h"
+#include "runtime/internal.h"
+
+/* ------------------------------------------------------------ helpers */
+
+static void init_ft(tg_rc_kind rc)
+{
+    tg_config c;
+    tg_config_default(&c);
+    c.mode = TG_MODE_FREE_THREADED;
+    c.refcount = rc;
+    cr_assert_eq(tg_init(&c), 0, "tg_init(ft): %s", tg_error_message());
+    cr_assert_eq(tg_current_mode(), TG_MODE_FREE_THREADED);
+}
+
+static void join_released(pthread_t t)
+{
+    TG_BEGIN_ALLOW_THREADS
+    pthread_join(t, NULL);
+    TG_END_ALLOW_THREADS
+}
+
+static _Atomic long bad;             /* failures seen by worker threads */
+#define WCHECK(cond) do { if (!(cond)) atomic_fetch_add(&bad, 1); } while (0)
+
+static int state_of(const tg_obj *o) { return (int)(__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3); }
+static intptr_t shared_count(const tg_obj *o) { return __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) >> 2; }
+
+/* An embedder type whose dealloc counts (and catches a second dealloc). */
+#define COOKIE 0x5eedc0ffeeull
+typedef struct { uint64_t cookie; tg_obj *ref; } cnt_payload;
+static _Atomic long deallocs;
+static _Atomic long double_frees;
+
+static void cnt_dealloc(tg_obj *self)
+{
+    cnt_payload *p = tg_payload(self);
+    if (p->cookie != COOKIE) atomic_fetch_add(&double_frees, 1);
+    p->cookie = 0;
+    atomic_fetch_add(&deallocs, 1);
+}
+
+static int cnt_traverse(tg_obj *self, tg_visitproc visit, void *arg)
+{
+    cnt_payload *p = tg_payload(self);
+    return p->ref ? visit(p->ref, arg) : 0;
+}
+
+static void cnt_clear(tg_obj *self)
+{
+    cnt_payload *p = tg_payload(self);
+    tg_obj *r = p->ref;
+    p->ref = NULL;
+    tg_xdecref(r);
+}
+
+static tg_type *cnt_type, *cnt_gc_type;
+
+static void make_types(void)
+{
+    atomic_store(&deallocs, 0);
+    atomic_store(&double_frees, 0);
+    atomic_store(&bad, 0);
+    tg_type_spec s = { .name = "test.counted", .payload_size = sizeof(cnt_payload), .dealloc = cnt_dealloc };
+    cnt_type = tg_type_new(&s);
+    tg_type_spec g = { .name = "test.counted_gc", .payload_size = sizeof(cnt_payload), .flags = TG_TYPE_GC,
+                       .traverse = cnt_traverse, .clear = cnt_clear, .dealloc = cnt_dealloc };
+    cnt_gc_type = tg_type_new(&g);
+    cr_assert(cnt_type && cnt_gc_type);
+}
+
+static tg_obj *cnt_new(tg_type *t)
+{
+    tg_obj *o = tg_new(t);
+    if (o) ((cnt_payload *)tg_payload(o))->cookie = COOKIE;
+    return o;
+}
+
+/* Run fn in a new attached thread; the thread sets *done (release) after fn
+   returns and before it detaches. */
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+    _Atomic int done;
+    bool no_detach;
+} thr;
+
+static void *thr_main(void *p)
+{
+    thr *t = p;
+    if (tg_thread_attach() != 0) { atomic_fetch_add(&bad, 1); atomic_store(&t->done, 1); return NULL; }
+    t->fn(t->arg);
+    atomic_store_explicit(&t->done, 1, memory_order_release);
+    if (!t->no_detach) tg_thread_detach();
+    return NULL;
+}
+
+static pthread_t spawn(thr *t)
+{
+    pthread_t id;
+    atomic_store(&t->done, 0);
+    cr_assert_eq(pthread_create(&id, NULL, thr_main, t), 0);
+    return id;
+}
+
+/* Spin (attached, no safepoint) until the thread has run its function. */
+static void wait_done_no_safepoint(thr *t)
+{
+    while (!atomic_load_explicit(&t->done, memory_order_acquire)) sched_yield();
+}
+
+/* ----------------------------------------------------- biased merges */
+
+static void decref_fn(void *o) { tg_decref(o); }
+
+Test(ft, biased_merge_frees_at_owners_safepoint)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    cr_assert_eq(o->ob_tid, _tg_ts()->tid, "a new object is owned by its creator");
+    cr_assert_eq(state_of(o), _TG_REF_BIASED);
+    tg_incref(o);                                  /* the reference the other thread drops */
+    cr_assert_eq(o->ob_ref_local, 2u);
+    cr_assert_eq(o->ob_ref_shared, 0, "the owner's increfs stay local");
+
+    thr t = { .fn = decref_fn, .arg = o };
+    pthread_t id = spawn(&t);
+    wait_done_no_safepoint(&t);
+    /* The shared count was 0: the non-owner's decref queued the object. */
+    cr_assert_eq(state_of(o), _TG_REF_QUEUED, "state %d, expected QUEUED", state_of(o));
+    cr_assert_eq(shared_count(o), 0);
+    cr_assert(atomic_load(&_tg_ts()->eval_breaker) & _TG_EB_MERGE_RC, "the owner was asked to merge");
+    cr_assert_eq(atomic_load(&deallocs), 0);
+
+    tg_decref(o);                                  /* local 1: still queued, nothing freed yet */
+    cr_assert_eq(atomic_load(&deallocs), 0, "freed before the owner merged");
+    tg_safepoint();                                /* merge: 1 + 0 - 1 == 0 */
+    cr_assert_eq(atomic_load(&deallocs), 1, "the merge at the owner's safepoint frees it");
+    join_released(id);
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    cr_assert_eq(atomic_load(&double_frees), 0);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+Test(ft, biased_merge_keeps_live_object_then_shared_count_only)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    tg_incref(o);
+    thr t = { .fn = decref_fn, .arg = o };
+    pthread_t id = spawn(&t);
+    wait_done_no_safepoint(&t);
+    cr_assert_eq(state_of(o), _TG_REF_QUEUED);
+    cr_assert_eq(tg_refcount(o), 2, "QUEUED: local + shared, the queue's decrement still pending");
+    tg_safepoint();                                /* merge: 2 + 0 - 1 == 1 */
+    cr_assert_eq(atomic_load(&deallocs), 0);
+    cr_assert_eq(state_of(o), _TG_REF_MERGED);
+    cr_assert_eq(o->ob_tid, _TG_TID_SHARED);
+    cr_assert_eq(o->ob_ref_local, 0u);
+    cr_assert_eq(tg_refcount(o), 1);
+    tg_incref(o);                                  /* merged: the owner uses the shared count too */
+    cr_assert_eq(o->ob_ref_local, 0u);
+    cr_assert_eq(shared_count(o), 2);
+    tg_decref(o);
+    tg_decref(o);                                  /* the last reference: freed right here */
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    join_released(id);
+    TG_END();
+}
+
+/* Non-owners take the shared count negative while the object is queued. */
+static void decref_n_fn(void *arg)
+{
+    tg_obj **v = arg;
+    for (int i = 0; i < 3; i++) tg_decref(v[0]);
+}
+
+Test(ft, queued_shared_count_goes_negative_and_merges)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    for (int i = 0; i < 3; i++) tg_incref(o);      /* local 4 */
+    tg_obj *arg[1] = { o };
+    thr t = { .fn = decref_n_fn, .arg = arg };
+    pthread_t id = spawn(&t);
+    wait_done_no_safepoint(&t);
+    cr_assert_eq(state_of(o), _TG_REF_QUEUED);
+    cr_assert_eq(shared_count(o), -2, "first decref queues, the next two go negative");
+    cr_assert_eq(atomic_load(&deallocs), 0);
+    tg_safepoint();                                /* 4 - 2 - 1 == 1 */
+    cr_assert_eq(tg_refcount(o), 1);
+    cr_assert_eq(atomic_load(&deallocs), 0);
+    tg_decref(o);
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    join_released(id);
+    TG_END();
+}
+
+/* The owner drops its last local reference while another thread holds one
+   through the shared count: the object becomes MERGED and the other thread's
+   decref frees it. */
+static tg_obj *_Atomic handed;
+static _Atomic int go_drop;
+static void hold_then_drop_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *o = atomic_load(&handed);
+    tg_incref(o);                                  /* shared +1 */
+    atomic_store(&go_drop, 1);
+    while (atomic_load(&go_drop) != 2) sched_yield();
+    tg_decref(o);                                  /* the last reference */
+    WCHECK(atomic_load(&deallocs) == 1);
+}
+
+Test(ft, owner_drops_last_local_then_non_owner_frees)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    atomic_store(&handed, o);
+    atomic_store(&go_drop, 0);
+    thr t = { .fn = hold_then_drop_fn };
+    pthread_t id = spawn(&t);
+    while (atomic_load(&go_drop) != 1) sched_yield();
+    tg_decref(o);                                  /* local 0, shared 1 */
+    cr_assert_eq(atomic_load(&deallocs), 0);
+    cr_assert_eq(state_of(o), _TG_REF_MERGED);
+    cr_assert_eq(o->ob_tid, _TG_TID_SHARED);
+    atomic_store(&go_drop, 2);
+    join_released(id);
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+/* ------------------------------------------- owner exit, cross-thread free */
+
+#define EXIT_OBJS 64
+static tg_obj *exit_objs[EXIT_OBJS];
+
+static void create_and_leave_fn(void *arg)
+{
+    int holders = *(int *)arg;
+    for (int i = 0; i < EXIT_OBJS; i++) {
+        tg_obj *o = cnt_new(i % 2 ? cnt_type : cnt_gc_type);
+        WCHECK(o != NULL);
+        for (int k = 1; k < holders; k++) tg_incref(o);   /* one reference per holder, all local */
+        exit_objs[i] = o;
+        if (i % 3 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, created_in_one_thread_freed_in_another_after_owner_exit)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    int holders = 1;
+    thr t = { .fn = create_and_leave_fn, .arg = &holders };
+    pthread_t id = spawn(&t);
+    join_released(id);                             /* the owner has detached and exited */
+    for (int i = 0; i < EXIT_OBJS; i++) {
+        tg_obj *o = exit_objs[i];
+        cr_assert_neq(o->ob_tid, _tg_ts()->tid);
+        cr_assert_eq(tg_refcount(o), 1);
+        tg_decref(o);                              /* the owner is gone: merged and freed here */
+        cr_assert_eq(atomic_load(&deallocs), i + 1, "object %d not freed at its last tg_decref", i);
+    }
+    cr_assert_eq(atomic_load(&double_frees), 0);
+    TG_END();
+}
+
+static void drop_share_fn(void *arg)
+{
+    int which = *(int *)arg;
+    for (int i = 0; i < EXIT_OBJS; i++) {
+        tg_obj *o = exit_objs[i];
+        WCHECK(((cnt_payload *)tg_payload(o))->cookie == COOKIE);
+        tg_incref(o);
+        tg_decref(o);
+        if ((i + which) % 5 == 0) tg_safepoint();
+        tg_decref(o);
+    }
+}
+
+Test(ft, owner_exit_with_references_in_several_threads)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    enum { HOLDERS = 4 };
+    for (int round = 0; round < 20; round++) {
+        atomic_store(&deallocs, 0);
+        int holders = HOLDERS;
+        thr c = { .fn = create_and_leave_fn, .arg = &holders };
+        /* half the rounds: the owner exits without tg_thread_detach (thread-exit hook) */
+        c.no_detach = round % 2;
+        pthread_t cid = spawn(&c);
+        join_released(cid);
+        thr t[HOLDERS];
+        int which[HOLDERS];
+        pthread_t ids[HOLDERS];
+        for (int k = 0; k < HOLDERS; k++) {
+            which[k] = k;
+            t[k] = (thr){ .fn = drop_share_fn, .arg = &which[k] };
+            ids[k] = spawn(&t[k]);
+        }
+        for (int k = 0; k < HOLDERS; k++) join_released(ids[k]);
+        tg_safepoint();
+        cr_assert_eq(atomic_load(&deallocs), EXIT_OBJS, "round %d: %ld of %d freed", round,
+                     atomic_load(&deallocs), EXIT_OBJS);
+        cr_assert_eq(atomic_load(&double_frees), 0);
+        cr_assert_eq(atomic_load(&bad), 0);
+    }
+    TG_END();
+}
+
+/* Objects created by a live thread and freed by others while it keeps running:
+   the owner merges at its safepoints. */
+static _Atomic int producer_stop;
+static tg_obj *_Atomic slot_box[16];
+
+static void producer_fn(void *arg)
+{
+    (void)arg;
+    long made = 0;
+    while (!atomic_load(&producer_stop)) {
+        for (int i = 0; i < 16; i++) {
+            if (atomic_load(&slot_box[i])) continue;
+            tg_obj *o = cnt_new(cnt_type);
+            WCHECK(o != NULL);
+            atomic_store(&slot_box[i], o);         /* our reference goes to the consumer */
+            made++;
+        }
+        tg_safepoint();
+    }
+}
+
+static void consumer_fn(void *arg)
+{
+    long *taken = arg;
+    long n = 0;
+    while (n < 20000) {
+        for (int i = 0; i < 16; i++) {
+            tg_obj *o = atomic_exchange(&slot_box[i], NULL);
+            if (!o) continue;
+            WCHECK(((cnt_payload *)tg_payload(o))->cookie == COOKIE);
+            tg_decref(o);
+            n++;
+        }
+        tg_safepoint();
+    }
+    *taken = n;
+}
+
+Test(ft, created_by_running_thread_freed_by_another)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    atomic_store(&producer_stop, 0);
+    long taken = 0;
+    thr p = { .fn = producer_fn }, c = { .fn = consumer_fn, .arg = &taken };
+    pthread_t pid = spawn(&p), cid = spawn(&c);
+    join_released(cid);
+    atomic_store(&producer_stop, 1);
+    join_released(pid);
+    for (int i = 0; i < 16; i++) {
+        tg_obj *o = atomic_exchange(&slot_box[i], NULL);
+        if (o) { tg_decref(o); taken++; }
+    }
+    tg_safepoint();
+    cr_assert_eq(atomic_load(&deallocs), taken, "%ld freed, %ld made", atomic_load(&deallocs), taken);
+    cr_assert_eq(atomic_load(&double_frees), 0);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+/* ------------------------------------------------------ TG_RC_ATOMIC */
+
+static void storm_fn(void *arg)
+{
+    tg_obj *o = arg;
+    for (int i = 0; i < 100000; i++) {
+        tg_incref(o);
+        if (i % 7 == 0) tg_incref(o), tg_decref(o);
+        tg_decref(o);
+    }
+    WCHECK(atomic_load(&deallocs) == 0);
+}
+
+Test(ft, rc_atomic_objects_are_born_merged)
+{
+    init_ft(TG_RC_ATOMIC);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    cr_assert_eq(o->ob_tid, _TG_TID_SHARED, "TG_RC_ATOMIC: no owner");
+    cr_assert_eq(o->ob_ref_local, 0u);
+    cr_assert_eq(state_of(o), _TG_REF_MERGED);
+    cr_assert_eq(shared_count(o), 1);
+    tg_incref(o);
+    cr_assert_eq(shared_count(o), 2, "the creator's incref is atomic on the shared count");
+    cr_assert_eq(o->ob_ref_local, 0u);
+    tg_decref(o);
+    enum { N = 4 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = storm_fn, .arg = o }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    cr_assert_eq(tg_refcount(o), 1, "no lost update: %" PRIdPTR, tg_refcount(o));
+    cr_assert_eq(state_of(o), _TG_REF_MERGED, "atomic objects never go HOT or QUEUED");
+    /* freed by a thread that did not create it, at that decref */
+    thr d = { .fn = decref_fn, .arg = o };
+    pthread_t id = spawn(&d);
+    join_released(id);
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+Test(ft, biased_storm_on_shared_object_exact_count)
+{
+    init_ft(TG_RC_BIASED);
+    make_types();
+    tg_obj *o = OK(cnt_new(cnt_type));
+    enum { N = 4 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = storm_fn, .arg = o }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    tg_safepoint();
+    cr_assert_eq(tg_refcount(o), 1, "biased: %" PRIdPTR, tg_refcount(o));
+    cr_assert_eq(atomic_load(&deallocs), 0);
+    tg_decref(o);
+    cr_assert_eq(atomic_load(&deallocs), 1);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+/* ----------------------------------------------------------- immortals */
+
+typedef struct { uintptr_t tid; uint32_t local; intptr_t shared; } hdr;
+static hdr snap(const tg_obj *o) { return (hdr){ o->ob_tid, o->ob_ref_local, o->ob_ref_shared }; }
+
+static tg_obj *immortals[6];
+static void immortal_storm_fn(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50000; i++) {
+        tg_obj *o = immortals[i % 6];
+        tg_incref(o);
+        tg_obj *t = tg_tuple(2, o, o);
+        WCHECK(t != NULL);
+        tg_decref(t);
+        tg_decref(o);
+    }
+}
+
+Test(ft, immortals_never_written)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    immortals[0] = tg_none();
+    immortals[1] = tg_true();
+    immortals[2] = tg_int(7);
+    immortals[3] = tg_str_intern("ft_immortal");
+    immortals[4] = (tg_obj *)tg_typeof(immortals[2]);
+    immortals[5] = (tg_obj *)cnt_type;
+    hdr before[6];
+    for (int i = 0; i < 6; i++) {
+        cr_assert(tg_is_immortal(immortals[i]), "object %d should be immortal", i);
+        before[i] = snap(immortals[i]);
+    }
+    enum { N = 4 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = immortal_storm_fn }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    for (int i = 0; i < 6; i++) {
+        hdr a = snap(immortals[i]);
+        cr_assert(a.tid == before[i].tid && a.local == before[i].local && a.shared == before[i].shared,
+                  "immortal %d's header was written", i);
+    }
+    tg_decref(immortals[0]); tg_decref(immortals[1]); tg_decref(immortals[2]); tg_decref(immortals[3]);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+/* -------------------------------------------- lock-free reads vs writers */
+
+#define LF_SLOTS 64
+#define LF_BASE  (INT64_C(1) << 32)
+static tg_obj *lf_list, *lf_dict;
+static _Atomic int lf_stop;
+
+/* Invariant: list[i] % LF_SLOTS == i % LF_SLOTS for the first LF_SLOTS slots;
+   appended tail items are tagged with LF_BASE * 3; dict[k] == k * 7 or absent. */
+static void lf_writer(void *arg)
+{
+    uint64_t seed = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+    for (int n = 0; n < 20000; n++) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        int i = (int)(seed % LF_SLOTS);
+        switch ((seed >> 20) % 6) {
+        case 0: case 1: {
+            tg_obj *v = tg_int(LF_BASE + (int64_t)((seed >> 32) % 1000) * LF_SLOTS + i);
+            WCHECK(tg_list_set(lf_list, i, v) == 0);
+            tg_decref(v);
+            break;
+        }
+        case 2: {                                  /* grow (the block is replaced) then shrink */
+            tg_obj *v = tg_int(3 * LF_BASE + n);
+            WCHECK(tg_list_append(lf_list, v) == 0);
+            tg_decref(v);
+            if (tg_list_len(lf_list) > LF_SLOTS + 200) {
+                tg_obj *p = tg_list_pop(lf_list, -1);
+                WCHECK(p && tg_int_value(p) >= 3 * LF_BASE);
+                tg_xdecref(p);
+            }
+            break;
+        }
+        case 3: case 4: {
+            tg_obj *k = tg_int(LF_BASE + i), *v = tg_int((LF_BASE + i) * 7);
+            WCHECK(tg_dict_set(lf_dict, k, v) == 0);
+            tg_decref(k); tg_decref(v);
+            break;
+        }
+        default: {
+            tg_obj *k = tg_int(LF_BASE + i);
+            if (tg_dict_del(lf_dict, k) < 0) { WCHECK(tg_error() == TG_ERR_KEY); tg_error_clear(); }
+            tg_decref(k);
+        }
+        }
+        if (n % 64 == 0) tg_safepoint();
+    }
+}
+
+static void lf_reader(void *arg)
+{
+    long *reads = arg;
+    uint64_t seed = 12345;
+    while (!atomic_load(&lf_stop)) {
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        int i = (int)(seed % LF_SLOTS);
+        tg_obj *v = tg_list_get(lf_list, i);
+        WCHECK(v != NULL);
+        if (v) {
+            int64_t x = tg_int_value(v);
+            WCHECK(x >= LF_BASE && x < 2 * LF_BASE && x % LF_SLOTS == i);
+            WCHECK(tg_refcount(v) >= 1);
+            tg_decref(v);
+        }
+        size_t n = tg_list_len(lf_list);
+        if (n > LF_SLOTS) {
+            tg_obj *t = tg_list_get(lf_list, (ptrdiff_t)(LF_SLOTS + seed % (n - LF_SLOTS)));
+            if (t) { WCHECK(tg_int_value(t) >= 3 * LF_BASE); tg_decref(t); }
+            else { WCHECK(tg_error() == TG_ERR_INDEX); tg_error_clear(); }   /* popped meanwhile */
+        }
+        tg_obj *k = tg_int(LF_BASE + i);
+        tg_obj *d = tg_dict_get(lf_dict, k);
+        if (d) { WCHECK(tg_int_value(d) == (LF_BASE + i) * 7); tg_decref(d); }
+        else { WCHECK(tg_error() == TG_ERR_KEY); tg_error_clear(); }
+        tg_decref(k);
+        (*reads)++;
+        if (*reads % 32 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, lockfree_reads_race_writers, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    lf_list = OK(tg_list_new(0));
+    lf_dict = OK(tg_dict_new());
+    for (int i = 0; i < LF_SLOTS; i++) {
+        tg_obj *v = tg_int(LF_BASE + i);
+        cr_assert_eq(tg_list_append(lf_list, v), 0);
+        tg_decref(v);
+    }
+    atomic_store(&lf_stop, 0);
+    atomic_store(&bad, 0);
+    enum { W = 2, R = 2 };
+    thr w[W], r[R];
+    long reads[R] = { 0 };
+    pthread_t wid[W], rid[R];
+    for (int k = 0; k < R; k++) { r[k] = (thr){ .fn = lf_reader, .arg = &reads[k] }; rid[k] = spawn(&r[k]); }
+    for (int k = 0; k < W; k++) { w[k] = (thr){ .fn = lf_writer, .arg = (void *)(uintptr_t)(k + 1) }; wid[k] = spawn(&w[k]); }
+    for (int k = 0; k < W; k++) join_released(wid[k]);
+    atomic_store(&lf_stop, 1);
+    for (int k = 0; k < R; k++) join_released(rid[k]);
+    cr_assert_eq(atomic_load(&bad), 0, "%ld invariant violations seen by readers/writers", atomic_load(&bad));
+    cr_assert_gt(reads[0] + reads[1], 0);
+    for (int i = 0; i < LF_SLOTS; i++) {
+        tg_obj *v = OK(tg_list_get(lf_list, i));
+        cr_assert_eq(tg_int_value(v) % LF_SLOTS, i);
+        cr_assert_eq(tg_refcount(v), 2, "list[%d]: refcount %" PRIdPTR " (the list's + ours)", i, tg_refcount(v));
+        tg_decref(v);
+    }
+    tg_decref(lf_list);
+    tg_decref(lf_dict);
+    TG_END();
+}
+
+/* 5 threads x 10,000 appends to one list, no user lock: exactly 50,000. */
+static tg_obj *ap_list;
+static void append_fn(void *arg)
+{
+    int64_t base = (int64_t)(uintptr_t)arg * 1000000;
+    for (int i = 0; i < 10000; i++) {
+        tg_obj *v = tg_int(base + i);
+        WCHECK(tg_list_append(ap_list, v) == 0);
+        tg_decref(v);
+        if (i % 100 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, five_threads_append_exactly_50000)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    ap_list = OK(tg_list_new(0));
+    thr t[5];
+    pthread_t ids[5];
+    for (int k = 0; k < 5; k++) { t[k] = (thr){ .fn = append_fn, .arg = (void *)(uintptr_t)(k + 1) }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < 5; k++) join_released(ids[k]);
+    cr_assert_eq(tg_list_len(ap_list), 50000u, "len %zu", tg_list_len(ap_list));
+    int64_t next[6] = { 0 };
+    for (size_t i = 0; i < 50000; i++) {
+        tg_obj *v = OK(tg_list_get(ap_list, (ptrdiff_t)i));
+        int64_t x = tg_int_value(v);
+        int k = (int)(x / 1000000);
+        cr_assert(k >= 1 && k <= 5);
+        cr_assert_eq(x % 1000000, next[k], "thread %d's items out of order or lost", k);
+        next[k]++;
+        tg_decref(v);
+    }
+    cr_assert_eq(atomic_load(&bad), 0);
+    tg_decref(ap_list);
+    TG_END();
+}
+
+/* ------------------------------------------------- critical sections */
+
+static tg_obj *cs_a, *cs_b;
+static long cs_counter;                     /* guarded by both objects' locks */
+static void cs_fn(void *arg)
+{
+    bool swap = (uintptr_t)arg & 1;
+    for (int i = 0; i < 20000; i++) {
+        tg_obj *x = swap ? cs_b : cs_a, *y = swap ? cs_a : cs_b;
+        TG_BEGIN_CRITICAL_SECTION2(x, y)
+        long c = cs_counter;
+        cs_counter = c + 1;
+        TG_END_CRITICAL_SECTION();
+        if (i % 512 == 0) {
+            /* nesting: the list's own lock taken inside a section holding it.
+               (No exclusion is promised across a nested operation that may
+               block: critical sections are suspended while a thread waits,
+               as in CPython.) */
+            TG_BEGIN_CRITICAL_SECTION(x)
+            tg_obj *v = tg_int(i + 1000000);
+            WCHECK(tg_list_append(cs_a, v) == 0);
+            tg_obj *p = tg_list_pop(cs_a, -1);
+            WCHECK(p != NULL);
+            tg_xdecref(p);
+            tg_decref(v);
+            TG_END_CRITICAL_SECTION();
+        }
+        if (i % 64 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, critical_section2_any_order_no_deadlock, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    cs_a = OK(tg_list_new(0));
+    cs_b = OK(tg_list_new(0));
+    cs_counter = 0;
+    enum { N = 4 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = cs_fn, .arg = (void *)(uintptr_t)k }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    cr_assert_eq(cs_counter, N * 20000L, "mutual exclusion: %ld", cs_counter);
+    cr_assert_eq(tg_list_len(cs_a), 0u);
+    cr_assert_eq(atomic_load(&bad), 0);
+    /* the same object twice is one lock */
+    TG_BEGIN_CRITICAL_SECTION2(cs_a, cs_a)
+    cs_counter++;
+    TG_END_CRITICAL_SECTION();
+    tg_decref(cs_a);
+    tg_decref(cs_b);
+    TG_END();
+}
+
+/* -------------------------------------------------- the collector */
+
+static void cycles_fn(void *arg)
+{
+    long n = (long)(uintptr_t)arg;
+    for (long i = 0; i < n; i++) {
+        tg_obj *a = cnt_new(cnt_gc_type), *b = cnt_new(cnt_gc_type);
+        WCHECK(a && b);
+        ((cnt_payload *)tg_payload(a))->ref = b;   /* a -> b -> a; b's creation ref moves to a */
+        tg_incref(a);
+        ((cnt_payload *)tg_payload(b))->ref = a;
+        tg_decref(a);
+        tg_obj *l = tg_list_new(0);                /* and a self-referencing list */
+        WCHECK(tg_list_append(l, l) == 0);
+        tg_decref(l);
+        if (i % 16 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, collect_cycles_with_threads_attached, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    tg_gc_disable();                               /* only explicit collections here */
+    enum { N = 3, PER = 2000 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = cycles_fn, .arg = (void *)(uintptr_t)PER }; ids[k] = spawn(&t[k]); }
+    /* collect while they run, too */
+    for (int i = 0; i < 5; i++) { tg_gc_collect(-1); tg_safepoint(); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    tg_gc_collect(-1);
+    cr_assert_eq(atomic_load(&deallocs), 2L * N * PER, "%ld of %d cycle nodes freed",
+                 atomic_load(&deallocs), 2 * N * PER);
+    cr_assert_eq(atomic_load(&double_frees), 0);
+    cr_assert_eq(atomic_load(&bad), 0);
+    tg_gc_enable();
+    TG_END();
+}
+
+/* Automatic collections triggered from allocations in several threads keep
+   the garbage bounded: at the end, far fewer nodes than were made are alive. */
+static _Atomic long max_live_nodes;
+static _Atomic long made_nodes;
+static void auto_fn(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < 20000; i++) {
+        tg_obj *a = cnt_new(cnt_gc_type), *b = cnt_new(cnt_gc_type);
+        WCHECK(a && b);
+        ((cnt_payload *)tg_payload(a))->ref = b;
+        tg_incref(a);
+        ((cnt_payload *)tg_payload(b))->ref = a;
+        tg_decref(a);
+        long made = atomic_fetch_add(&made_nodes, 2) + 2;
+        long live = made - atomic_load(&deallocs);
+        long m = atomic_load(&max_live_nodes);
+        while (live > m && !atomic_compare_exchange_weak(&max_live_nodes, &m, live)) { }
+        if (i % 16 == 0) tg_safepoint();
+    }
+}
+
+Test(ft, automatic_collections_from_several_threads_bound_memory, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    atomic_store(&max_live_nodes, 0);
+    atomic_store(&made_nodes, 0);
+    tg_gc_stats before[3], after[3];
+    tg_gc_get_stats(before);
+    enum { N = 3 };
+    thr t[N];
+    pthread_t ids[N];
+    for (int k = 0; k < N; k++) { t[k] = (thr){ .fn = auto_fn }; ids[k] = spawn(&t[k]); }
+    for (int k = 0; k < N; k++) join_released(ids[k]);
+    tg_gc_get_stats(after);
+    uint64_t cols = 0;
+    for (int g = 0; g < 3; g++) cols += after[g].collections - before[g].collections;
+    cr_assert_gt(cols, 10, "automatic collections ran %llu times", (unsigned long long)cols);
+    /* 120,000 nodes made: a collector that stopped running would leave them
+       all alive; garbage that reached older generations waits for their
+       (rarer) collections, so the bound is loose */
+    cr_assert_lt(atomic_load(&max_live_nodes), 90000, "up to %ld garbage nodes alive at once (of %ld made)",
+                 atomic_load(&max_live_nodes), atomic_load(&made_nodes));
+    tg_gc_collect(-1);
+    cr_assert_eq(atomic_load(&deallocs), atomic_load(&made_nodes));
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+/* tg_init may follow tg_fini in another mode; nothing survives either. */
+Test(ft, reinit_across_modes_leaves_nothing)
+{
+    for (int r = 0; r < 4; r++) {
+        tg_config c;
+        tg_config_default(&c);
+        c.mode = r % 2 ? TG_MODE_GIL : TG_MODE_FREE_THREADED;
+        cr_assert_eq(tg_init(&c), 0);
+        tg_obj *l = OK(tg_list_new(0));
+        cr_assert_eq(tg_list_append(l, l), 0);
+        tg_decref(l);
+        TG_END();
+    }
+}
