@@ -48,6 +48,26 @@ target_link_libraries(tangle_stress_planted PRIVATE PkgConfig::URCU PkgConfig::C
 set_target_properties(tangle_stress_planted PROPERTIES
   OUTPUT_NAME tangle-stress-planted RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
+# ------------------------------------------------- planted free-threaded race
+# The same for free-threaded mode: TG_PLANT_FT_RACE=1 compiles tg_list_append
+# without the list's lock (runtime/list.c). tangle-stress-ft-planted must fail
+# `--mode ft --chaos` on the ft_append_exact scenario.
+add_library(tangle_ft_planted_objs OBJECT ${_tgs_lib_srcs})
+target_include_directories(tangle_ft_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,INCLUDE_DIRECTORIES>)
+target_compile_definitions(tangle_ft_planted_objs PRIVATE
+  $<TARGET_PROPERTY:tangle_objs,COMPILE_DEFINITIONS> TG_PLANT_FT_RACE=1)
+target_compile_options(tangle_ft_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,COMPILE_OPTIONS>)
+target_link_libraries(tangle_ft_planted_objs PUBLIC PkgConfig::URCU PkgConfig::CK Threads::Threads)
+
+add_executable(tangle_stress_ft_planted ${_tgs_dir}/planted_main.c
+  $<TARGET_OBJECTS:tangle_stress_objs> $<TARGET_OBJECTS:tangle_ft_planted_objs>)
+target_include_directories(tangle_stress_ft_planted PRIVATE
+  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/include)
+target_compile_definitions(tangle_stress_ft_planted PRIVATE TG_INTERNAL_CLIENT=1 TG_CHAOS=$<BOOL:${TANGLE_CHAOS}>)
+target_link_libraries(tangle_stress_ft_planted PRIVATE PkgConfig::URCU PkgConfig::CK Threads::Threads rt m)
+set_target_properties(tangle_stress_ft_planted PROPERTIES
+  OUTPUT_NAME tangle-stress-ft-planted RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
 # ------------------------------------------------------------------- tests
 if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
   enable_testing()
@@ -65,5 +85,14 @@ if(TANGLE_BUILD_TESTS AND TANGLE_CHAOS)
            COMMAND $<TARGET_FILE:tangle_stress_planted> stress --scenario seed_appends
                    --mode gil --chaos --seconds 10 --seed 1)
   set_tests_properties(stress_detects_planted_race PROPERTIES
+    LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
+  # Free-threaded mode: appends without the list's lock, 4 threads (3
+  # appenders, one lock-free reader), chaos on: lost updates or a corrupted
+  # list within a 5-second budget (in practice the first round fails; under
+  # TSan the race report itself fails the run).
+  add_test(NAME stress_detects_planted_ft_race
+           COMMAND $<TARGET_FILE:tangle_stress_ft_planted> stress --scenario ft_append_exact
+                   --mode ft --threads 4 --chaos --seconds 5 --seed 1)
+  set_tests_properties(stress_detects_planted_ft_race PROPERTIES
     LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
 endif()
