@@ -119,6 +119,11 @@ static int list_reserve(_tg_list *l, size_t need)
         l->items = grown;
         return 0;
     }
+    /* Free-threaded mode copies the items into a new block at every growth
+       (readers may hold the old one), so it doubles instead of growing by an
+       eighth: one item copy per append on average instead of eight, and far
+       fewer blocks waiting for a grace period. */
+    if (ncap < 2 * cap) ncap = 2 * cap;
     _tg_items *nit = items_alloc(ncap);
     if (!nit) return -1;
     _tg_items *old = l->items;
