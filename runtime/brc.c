@@ -464,6 +464,34 @@ void _tg_ft_stw_merge(void)
     pthread_rwlock_unlock(&brc_lock);
 }
 
+/* fork() child, free-threaded mode. The parent stopped the world for the
+   fork, so every other thread was parked at a safepoint, QSBR-offline, with
+   no runtime lock held. Their queues are merged and their QSBR lists
+   reclaimed as a collection's stop does, then they leave the registry:
+   objects they owned have an owner id nobody has, so the next decref that
+   would queue them merges them instead (queue_to_owner). */
+void _tg_ft_fork_child(_tg_tstate *me)
+{
+    pthread_rwlock_init(&brc_lock, NULL);
+    pthread_mutex_init(&hot_lock, NULL);
+    _tg_ft_stw_merge();
+    pthread_rwlock_wrlock(&brc_lock);
+    for (_tg_ft_tstate **p = &brc_threads; *p;) {
+        _tg_ft_tstate *f = *p;
+        if (me && f == me->ft) { p = &f->next; continue; }
+        *p = f->next;
+        free(f->hot);
+        _tg_ptrvec_free(&f->queue);
+        _tg_ptrvec_free(&f->retired);
+        _tg_ptrvec_free(&f->deferred);
+        free(f);
+    }
+    pthread_rwlock_unlock(&brc_lock);
+    if (me && me->ft) me->ft->qlock = (_tg_spinlock)_TG_SPINLOCK_INIT;
+    _tg_qsbr_fork_child(me);
+    _tg_ft_stw_release();
+}
+
 void _tg_ft_stw_release(void)
 {
     if (!_tg_ft()) return;

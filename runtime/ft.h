@@ -41,4 +41,8 @@ TG_INTERNAL void _tg_qsbr_online(_tg_tstate *ts);
 TG_INTERNAL void _tg_qsbr_offline(_tg_tstate *ts);
 /* The world is stopped: free f's retired blocks, hand its deferred references to the collector. */
 TG_INTERNAL void _tg_qsbr_stw_reclaim_thread(_tg_ft_tstate *f);
+/* fork() (sync/fork.c): wait out in-flight grace periods; the child's side. */
+TG_INTERNAL void _tg_qsbr_fork_prepare(_tg_tstate *ts);
+TG_INTERNAL void _tg_ft_fork_child(_tg_tstate *me);
+TG_INTERNAL void _tg_qsbr_fork_child(_tg_tstate *me);
 #endif

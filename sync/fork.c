@@ -18,23 +18,40 @@
  *        thread id, so the child's thread may use them all);
  *     3. _tg_alloc_fork_child(): the allocator adopts or releases the heaps
  *        of the threads that did not come along.
- * tg_mutex locks (object locks) held by other threads at the fork stay
- * locked in the child, as with CPython: fork from a quiet point.
+ * Free-threaded mode adds: prepare stops the world (every other thread is
+ * parked at a safepoint: QSBR-offline, no runtime or object lock held) and
+ * waits out grace periods in flight; parent restarts it; the child merges
+ * the other threads' biased-count queues and QSBR lists and drops them from
+ * the biased-count registry (runtime/brc.c, _tg_ft_fork_child), so objects
+ * they owned are merged by the next decref that would have queued them.
+ * In GIL mode, tg_mutex locks (object locks) held by other threads at the
+ * fork stay locked in the child, as with CPython: fork from a quiet point.
  */
 #include <pthread.h>
 #include "sync/sync.h"
 #include "sync/chaos.h"
 #include "alloc/alloc.h"
+#include "runtime/ft.h"
 
 void _tg_stw_fork_child(void);     /* sync/safepoint.c */
 
 static bool had_runtime;           /* prepare saw an initialised runtime */
+static bool stopped_world;         /* free-threaded: prepare stopped the world */
 
 static void prepare(void)
 {
     had_runtime = atomic_load(&_tg_rt.initialized);
     if (!had_runtime) return;
     TG_CHAOS_POINT(TG_CHAOS_SITE_FORK);
+    /* Free-threaded mode: stop the world, so that every other thread is
+       parked at a safepoint (QSBR-offline, holding no runtime lock and no
+       object lock) when the child is copied (CPython 3.13t does the same). */
+    _tg_tstate *ts = _tg_tls_ts;
+    stopped_world = _tg_ft() && ts && atomic_load(&ts->status) == _TG_TS_ATTACHED;
+    if (stopped_world) {
+        _tg_stw_stop();
+        _tg_qsbr_fork_prepare(ts);
+    }
     pthread_mutex_lock(&_tg_rt.registry_lock);
     _tg_gil_fork_prepare();
 }
@@ -44,6 +61,7 @@ static void parent(void)
     if (!had_runtime) return;
     _tg_gil_fork_parent();
     pthread_mutex_unlock(&_tg_rt.registry_lock);
+    if (stopped_world) _tg_stw_start();
 }
 
 static void child(void)
@@ -53,6 +71,7 @@ static void child(void)
     pthread_mutex_init(&_tg_rt.registry_lock, NULL);
     _tg_stw_fork_child();
     _tg_parking_fork_child();
+    if (_tg_ft()) _tg_ft_fork_child(me);
 
     /* 2. one thread remains */
     _tg_tstate *t = _tg_rt.threads;

@@ -37,7 +37,10 @@
  * synchronize_rcu acquires it — exactly the happens-before edges the grace
  * period provides. No suppression is needed.
  */
+#include <dlfcn.h>
+#include <sched.h>
 #include <urcu/urcu-qsbr.h>
+#include <urcu/static/urcu-qsbr.h>      /* struct urcu_qsbr_reader: its registry node */
 #include "runtime/ft.h"
 #include "sync/sync.h"
 #include "sync/chaos.h"
@@ -194,6 +197,51 @@ void _tg_qsbr_stw_reclaim_thread(_tg_ft_tstate *f)
     f->retired_bytes = 0;
     for (size_t i = 0; i < f->deferred.n; i++) _tg_ft_stw_defer(f->deferred.v[i]);
     f->deferred.n = 0;
+}
+
+/* fork() in free-threaded mode, world stopped by the caller (sync/fork.c):
+   wait for grace periods other threads have in flight, so that none of them
+   holds liburcu's grace-period lock when the child is copied. Such a thread
+   is detached inside synchronize_rcu, waiting for online readers: the
+   caller goes offline while it waits, and every other thread is parked
+   offline, so they finish. */
+void _tg_qsbr_fork_prepare(_tg_tstate *ts)
+{
+    if (!ts->ft || !ts->ft->rcu_registered) return;
+    while (atomic_load(&qsbr_waiters) > 0) {
+        urcu_qsbr_thread_offline();
+        sched_yield();
+        urcu_qsbr_thread_online();
+    }
+}
+
+/* fork() child, free-threaded mode. liburcu's QSBR flavour has no fork
+   support: its reader registry still links the readers of the threads that
+   did not come along. Their thread-local blocks are memory glibc reuses for
+   threads the child creates, so a new thread would link the same node a
+   second time — a corrupt ring in which synchronize_rcu never returns (seen
+   in tests/test_ft.c, about one fork in ten). Only the forking thread
+   exists now, so the ring is rebuilt as: registry head <-> its own reader.
+   The head is the one node of the ring that lies in a loaded object's data
+   (liburcu's static `registry`); readers' nodes lie in thread-local blocks,
+   which no object file maps. If the ring does not look like that, it is
+   left alone and the child must not create threads. */
+void _tg_qsbr_fork_child(_tg_tstate *me)
+{
+    if (!me || !me->ft || !me->ft->rcu_registered) return;
+    struct cds_list_head *self = &URCU_TLS(urcu_qsbr_reader).node, *head = NULL;
+    size_t n = 0;
+    for (struct cds_list_head *p = self->next; p != self; p = p->next) {
+        Dl_info info;
+        if (++n > 100000) return;                     /* not a ring we understand */
+        if (dladdr(p, &info) && info.dli_fname) {
+            if (head) return;                         /* two candidates: leave it */
+            head = p;
+        }
+    }
+    if (!head) return;
+    head->next = head->prev = self;
+    self->next = self->prev = head;
 }
 
 TG_API uint64_t _tg_qsbr_grace_periods(void) { return atomic_load(&grace_periods); }

@@ -17,7 +17,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tg_test.h"
 #include "runtime/internal.h"
@@ -818,4 +820,98 @@ Test(ft, reinit_across_modes_leaves_nothing)
         tg_decref(l);
         TG_END();
     }
+}
+
+/* ------------------------------------------------------------- fork */
+
+static _Atomic int fork_stop;
+static tg_obj *_Atomic fork_owned;   /* created by a worker, also held by main */
+
+typedef struct { tg_obj *shared; bool make_owned; } fork_arg;
+
+static void fork_worker_fn(void *arg)
+{
+    fork_arg *a = arg;
+    tg_obj *shared = a->shared;
+    if (a->make_owned) {
+        tg_obj *mine = cnt_new(cnt_type);
+        tg_incref(mine);
+        atomic_store(&fork_owned, mine);      /* main takes this reference */
+        tg_decref(mine);
+    }
+    while (!atomic_load(&fork_stop)) {
+        tg_obj *l = tg_list_new(0);            /* growing lists retire blocks (QSBR) */
+        for (int i = 0; i < 64 && l; i++) WCHECK(tg_list_append(l, shared) == 0);
+        tg_xdecref(l);
+        tg_obj *x = tg_list_get(shared, 0);
+        WCHECK(x != NULL);
+        tg_xdecref(x);
+        tg_safepoint();
+    }
+}
+
+/* In the child: grow many lists (hundreds of retired blocks force grace
+   periods), free an object whose owner thread did not come along, run a new
+   attached thread, collect. A hang (a grace period waiting for a thread
+   that no longer exists) is caught by the alarm. */
+static void fork_child_work(void *arg)
+{
+    tg_obj *shared = arg;
+    for (int k = 0; k < 400; k++) {
+        tg_obj *l = tg_list_new(0);
+        for (int i = 0; i < 200 && l; i++) if (tg_list_append(l, shared) != 0) _exit(3);
+        tg_xdecref(l);
+    }
+}
+
+Test(ft, fork_while_threads_run_child_has_working_runtime, .timeout = 60)
+{
+    init_ft(TG_RC_BIASED);
+    make_types();
+    atomic_store(&fork_stop, 0);
+    atomic_store(&fork_owned, NULL);
+    atomic_store(&deallocs, 0);
+    tg_obj *shared = tg_list_new(0), *one = tg_int(1000);
+    cr_assert_eq(tg_list_append(shared, one), 0);
+    tg_decref(one);
+    fork_arg a0 = { shared, true }, a1 = { shared, false };
+    thr w[2] = { { .fn = fork_worker_fn, .arg = &a0 }, { .fn = fork_worker_fn, .arg = &a1 } };
+    pthread_t id[2] = { spawn(&w[0]), spawn(&w[1]) };
+    while (!atomic_load(&fork_owned)) tg_safepoint();
+    tg_obj *owned = atomic_exchange(&fork_owned, NULL);
+    for (int i = 0; i < 20; i++) tg_safepoint();
+
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        alarm(20);
+        long before = atomic_load(&deallocs);
+        tg_decref(owned);                      /* owner thread is gone in the child */
+        fork_child_work(shared);
+        thr c = { .fn = fork_child_work, .arg = shared };
+        pthread_t cid = spawn(&c);
+        join_released(cid);
+        if (atomic_load(&bad)) _exit(4);
+        tg_gc_collect(-1);
+        if (atomic_load(&deallocs) != before + 1) _exit(5);   /* `owned` freed exactly once */
+        tg_decref(shared);
+        tg_gc_collect(-1);
+        _exit(tg_fini() == 0 ? 0 : 6);
+    }
+    int status = 0;
+    TG_BEGIN_ALLOW_THREADS
+    waitpid(pid, &status, 0);
+    TG_END_ALLOW_THREADS
+    atomic_store(&fork_stop, 1);
+    join_released(id[0]);
+    join_released(id[1]);
+    cr_assert(WIFEXITED(status), "child did not exit (signal %d: 14 = hung, killed by its alarm)",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert_eq(WEXITSTATUS(status), 0, "child failed with code %d", WEXITSTATUS(status));
+    cr_assert_eq(atomic_load(&bad), 0);
+    tg_decref(owned);
+    tg_decref(shared);
+    tg_gc_collect(-1);
+    cr_assert_eq(tg_fini(), 0);
+    cr_assert_eq(tg_live_objects(), 0);
 }

@@ -189,9 +189,15 @@ Test(threads, thread_exit_without_detach)
 
 static atomic_int inside, overlap;
 static long plain_counter;
+static atomic_int exclusion_started;
+
 static void *exclusion_worker(void *arg)
 {
     (void)arg;
+    /* All four wait for each other before attaching, so that a loaded
+       machine starting them late cannot let each run alone (no hand-off). */
+    atomic_fetch_add(&exclusion_started, 1);
+    while (atomic_load(&exclusion_started) < 4) sched_yield();
     tg_thread_attach();
     for (int i = 0; i < 20000; i++) {
         if (atomic_fetch_add(&inside, 1) != 0) atomic_store(&overlap, 1);
@@ -210,6 +216,7 @@ Test(threads, gil_exclusion)
 {
     init_gil(0.0002);
     tg_gil_reset_stats();
+    atomic_store(&exclusion_started, 0);
     pthread_t t[4];
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, exclusion_worker, NULL);
     for (int i = 0; i < 4; i++) join_released(t[i]);
