@@ -75,6 +75,11 @@ if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
   add_test(NAME stress_chaos_gil
            COMMAND $<TARGET_FILE:tangle_cmd> stress --seconds 5 --mode gil --chaos --seed 1)
   set_tests_properties(stress_chaos_gil PROPERTIES LABELS "stress" TIMEOUT 300)
+  # The same scenarios (and the free-threaded ones) with every thread running
+  # at once: under the tsan preset this is the free-threaded race check.
+  add_test(NAME stress_chaos_ft
+           COMMAND $<TARGET_FILE:tangle_cmd> stress --seconds 8 --mode ft --threads 1,2,4 --chaos --seed 1)
+  set_tests_properties(stress_chaos_ft PROPERTIES LABELS "stress" TIMEOUT 300)
 endif()
 if(TANGLE_BUILD_TESTS AND TANGLE_CHAOS)
   # Known to detect races: the planted lost-update race must be caught by
