@@ -37,6 +37,42 @@
  *   8. callbacks The queued weakref callbacks run: everything in the garbage
  *                is gone, every weakref to it reads None.
  *
+ * Free-threaded mode (split: the collector stopped the world itself). Only
+ * what needs exact counts and frozen links runs stopped:
+ *
+ *   stop      merge queued biased counts, fold hot counts, gather young lists
+ *             (gc/gc.c), then steps 1-4 as above;
+ *   extra     one reference taken by the collector on every unreachable
+ *             object; restart the world (then drop what the merge kept);
+ *   5.        PEP 442 finalizers, world running;
+ *   6.        only if a finalizer ran: stop again, merge counts again, steps
+ *             1-2 inside the unreachable set with every count less the extra
+ *             reference (bias 1): an object referenced from outside —
+ *             resurrected — and all it reaches survive; weakrefs made by the
+ *             finalizers to what stays unreachable are cleared; restart; the
+ *             resurrected join the older generation and lose the extra
+ *             reference;
+ *   7.        clear, world running, each object under its own lock where its
+ *             type has one (list, dict, instance); then every object joins
+ *             the older generation under track_lock and loses the extra
+ *             reference — those that die are untracked from there by
+ *             whichever thread frees them, the rest survive;
+ *   8.        weakref callbacks, world running.
+ *
+ * Invariants of the split: (a) between the pauses the unreachable and final
+ * lists are private to the collector, and no object on them can be freed or
+ * untracked by anyone, because each holds the collector's extra reference
+ * and nothing else outside the set can reach it (weakrefs to it were
+ * cleared with the world stopped; it is in no generation list, so
+ * tg_gc_get_objects and get_referrers do not see it); (b) an object leaves
+ * those lists for a shared one (under track_lock) before that reference is
+ * dropped; (c) resurrection is decided with the world stopped and counts
+ * exact, so a reference a finalizer handed to another thread, or that
+ * thread's own references, are seen; (d) the guard stays held throughout:
+ * no other collection starts (automatic ones are skipped, tg_gc_collect
+ * from other threads waits at safepoints). A world the caller had stopped
+ * (tg_stop_the_world) is not restarted: the collection runs in one piece.
+ *
  * Contracts: the caller holds the collector's guard (gcs.collecting), so no
  * collection nests. Until the end of step 2 no user code runs except
  * traverse functions (which must not mutate anything). From step 3 on every
@@ -53,6 +89,8 @@ typedef struct ctx {
     uint8_t  member[256];      /* bits -> in the set */
     uint8_t  markable[256];    /* bits -> in the set and not yet marked */
     uint8_t  keep_bits;        /* bits of a survivor */
+    intptr_t bias;             /* references to subtract from every count:
+                                  the collector's own (split recount) */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
 } ctx;
@@ -146,7 +184,7 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
     if (b & GC_REFS) {
         r = (intptr_t)g->gc_prev;
     } else {
-        r = gc_count_copy(c);
+        r = gc_count_copy(c) - x->bias;
         c->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);   /* TENT: left by an earlier classify */
     }
     if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
@@ -162,7 +200,7 @@ static void count_refs(_tg_gchead *list, ctx *x)
         __builtin_prefetch((const void *)g->gc_next);
         uint8_t b = o->ob_gc_bits;
         if (!(b & GC_REFS)) {
-            g->gc_prev = (uintptr_t)gc_count_copy(o);
+            g->gc_prev = (uintptr_t)(gc_count_copy(o) - x->bias);
             o->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);
         }
         for_each_child(o, x, refs_dec, visit_refs_dec);
@@ -436,6 +474,76 @@ static void delete_garbage(_tg_gchead *final, int old)
     }
 }
 
+/* ------------------------------------ free-threaded mode: split phases */
+
+/* World stopped: the collector's extra reference on every object of list.
+   With it no thread can free one while the world runs, so the private lists
+   stay the collector's alone. */
+static void take_extra_refs(_tg_gchead *list)
+{
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next)
+        tg_incref(_tg_from_gc(g));
+}
+
+/* World running: every object of list joins generation gen, then the
+   collector drops its extra reference. The objects move under track_lock
+   first: once that reference is gone any thread may free one (its owner
+   merging a queued biased count, say), and that thread's untrack must find
+   it on a shared list, under the same lock. Those still referenced stay
+   there — survivors, as in GIL mode. */
+static void release_extra_refs(_tg_gchead *list, int gen)
+{
+    size_t n = _tg_gc_list_size(list), i = 0;
+    if (n == 0) return;
+    tg_obj **v = malloc(n * sizeof *v);
+    if (!v) {                                 /* one at a time */
+        while (!gc_list_empty(list)) {
+            _tg_gchead *g = (_tg_gchead *)list->gc_next;
+            tg_obj *o = _tg_from_gc(g);
+            _tg_gc_track_lock();
+            o->ob_gc_bits = gc_bits_at_rest(gen);
+            gc_list_move(g, &_tg_gcs.gen_head[gen]);
+            _tg_gc_track_unlock();
+            tg_decref(o);
+        }
+        return;
+    }
+    uint8_t bits = gc_bits_at_rest(gen);
+    _tg_gc_track_lock();
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        o->ob_gc_bits = bits;
+        v[i++] = o;
+    }
+    gc_list_merge(list, &_tg_gcs.gen_head[gen]);
+    _tg_gc_track_unlock();
+    for (i = 0; i < n; i++) tg_decref(v[i]);
+    free(v);
+}
+
+/* World running: each object's clear, under its own lock where the type has
+   one (lists, dicts, instances — what their mutators lock). Nothing leaves
+   final here: the extra references keep every object alive until
+   release_extra_refs. TG_GC_DEBUG_SAVEALL: to the garbage list instead. */
+static void clear_garbage_split(_tg_gchead *final)
+{
+    bool saveall = (_tg_gcs.debug & TG_GC_DEBUG_SAVEALL) != 0;
+    for (_tg_gchead *g = (_tg_gchead *)final->gc_next; g != final; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        const tg_type *t = o->ob_type;
+        if (saveall) {
+            garbage_append(o);
+        } else if (t->clear) {
+            bool lock = t->kind == _TG_K_LIST || t->kind == _TG_K_DICT || (t->flags & _TG_TPF_INSTANCE);
+            tg_critical_section cs;
+            if (lock) _tg_cs_begin(&cs, o, NULL);
+            t->clear(o);
+            tg_error_clear();
+            if (lock) _tg_cs_end(&cs);
+        }
+    }
+}
+
 /* ---------------------------------------------------------- validation */
 
 static void validate_list(const _tg_gchead *h, int gen, const char *when)
@@ -493,7 +601,7 @@ static void untrack_tuples(_tg_gchead *list)
     }
 }
 
-void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
+void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split)
 {
     _tg_gcstate *s = &_tg_gcs;
     int old = gen < GC_NGENS - 1 ? gen + 1 : gen;
@@ -506,9 +614,10 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
     for (int i = 0; i < gen; i++) gc_list_merge(&s->gen_head[i], work);
     *collected = *uncollectable = 0;
     untrack_tuples(work);
-    if (gc_list_empty(work)) return;
+    if (gc_list_empty(work)) goto done;
 
     ctx x;
+    x.bias = 0;
 
     /* 1-2. count, classify */
     tables_for_generation(&x, gen);
@@ -557,6 +666,40 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable)
     wr_queue q = { NULL, NULL };
     if (any_weak) handle_weakrefs(&unreach, &q);
 
+    if (split) {
+        /* Free-threaded mode: the rest runs with the world running (the
+           order and its invariants: this file's header). */
+        take_extra_refs(&unreach);
+        _tg_gc_world_restart();
+        _tg_gchead final;
+        gc_list_init(&final);
+        if (any_fin && finalize_garbage(&unreach)) {
+            /* 6. the resurrection recount, with the world stopped again */
+            _tg_gc_world_stop_again();
+            tables_for_unreachable(&x);
+            x.keep_bits = gc_bits_at_rest(old);
+            x.bias = 1;                                /* the collector's reference */
+            count_refs(&unreach, &x);
+            classify(&unreach, &final, &x);
+            nunreach = x.ntent;
+            handle_weakrefs(&final, &q);               /* weakrefs the finalizers made */
+            _tg_gc_world_restart();
+            release_extra_refs(&unreach, old);         /* the resurrected */
+        } else {
+            gc_list_merge(&unreach, &final);
+        }
+        /* 7. clear; 8. callbacks */
+        *collected = (intptr_t)nunreach;
+#if TG_DEBUG >= 2
+        if (_tg_gc_list_size(&final) != nunreach)
+            _tg_fatal("gc: unreachable set has %zu objects, counted %zu", _tg_gc_list_size(&final), nunreach);
+#endif
+        clear_garbage_split(&final);
+        release_extra_refs(&final, old);
+        run_weakref_callbacks(&q);
+        return;
+    }
+
     /* 5. PEP 442 finalizers; 6. resurrection */
     if (any_fin && finalize_garbage(&unreach)) {
         tables_for_unreachable(&x);
@@ -585,5 +728,5 @@ done:
 #if TG_DEBUG >= 3
     _tg_gc_validate_all("after collection");
 #endif
-    return;
+    if (split) _tg_gc_world_restart();
 }

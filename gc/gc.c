@@ -34,6 +34,8 @@ static _tg_tstate *_Atomic collector_ts;   /* the thread collecting, or NULL */
 
 static inline void track_lock_acquire(void) { if (_tg_ft()) _tg_spin_lock(&track_lock); }
 static inline void track_lock_release(void) { if (_tg_ft()) _tg_spin_unlock(&track_lock); }
+void _tg_gc_track_lock(void) { track_lock_acquire(); }
+void _tg_gc_track_unlock(void) { track_lock_release(); }
 
 /* Per-thread young lists (free-threaded mode): the invariant is written in
    gc/gc_internal.h. young_slots[s] is reached through _tg_tstate.gc_state
@@ -388,6 +390,29 @@ static void invoke_callbacks(int phase, const tg_gc_info *info)
     if (snap != small) free(snap);
 }
 
+/* The pauses of the collection in progress (the collector's, under its
+   guard): a split collection (free-threaded mode) stops the world once or
+   twice; the stats count the time stopped, not the finalizers. */
+static uint64_t pause_t0, pause_acc;
+
+void _tg_gc_world_restart(void)
+{
+    pause_acc += now_ns() - pause_t0;
+    _tg_stw_start();
+    _tg_ft_stw_release();
+}
+
+void _tg_gc_world_stop_again(void)
+{
+    pause_t0 = now_ns();
+    _tg_stw_stop();
+    /* Exact counts for the recount: queued biased decrefs merged, per-thread
+       counts of hot objects folded. This also zeroes every thread's pending
+       gc count (< GC_COUNT_QUANTUM each): a few allocations not counted
+       towards the next collection. */
+    _tg_ft_stw_merge();
+}
+
 /* One collection with callbacks, stats and the counting rules. The guard is
    held by the caller. Returns the unreachable objects found. */
 static intptr_t collect_with_callbacks(int gen)
@@ -407,24 +432,31 @@ static intptr_t collect_with_callbacks(int gen)
         fprintf(stderr, "gc: objects in permanent generation: %zu\n", _tg_gc_list_size(&s->gen_head[3]));
     }
 
-    uint64_t t0 = now_ns();
     intptr_t collected = 0, uncollectable = 0;
     /* The counting rules apply before the work: objects the finalizers
        allocate count towards the next collection. */
-    /* Free-threaded mode: the whole collection runs with the world stopped,
-       after merging every thread's queued biased counts and folding the
-       per-thread counts of hot objects (runtime/brc.c); what those merges
-       found dead, and the references QSBR deferred, are dropped after the
-       restart. Callbacks run outside the pause. */
+    /* Free-threaded mode: the world is stopped, every thread's queued
+       biased counts merged and the per-thread counts of hot objects folded
+       (runtime/brc.c), the young lists gathered; collect_main restarts the
+       world before it runs finalizers, clears the garbage and runs weakref
+       callbacks (split), and stops it once more to recount if a finalizer
+       ran. What the merges found dead, and the references QSBR deferred,
+       are dropped after each restart. Callbacks run outside the pause. When
+       the caller had stopped the world itself (tg_stop_the_world), or in GIL
+       mode, the collection runs in one piece. */
+    pause_acc = 0;
+    pause_t0 = now_ns();
     bool stopped = gc_world_stop();
     _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
     young_gather();
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
     for (int i = 0; i <= gen; i++) s->count[i] = 0;
-    _tg_gc_collect_main(gen, &collected, &uncollectable);
-    uint64_t pause = now_ns() - t0;
-    if (stopped) _tg_stw_start();
-    _tg_ft_stw_release();
+    _tg_gc_collect_main(gen, &collected, &uncollectable, stopped);
+    if (!stopped) {                   /* else collect_main restarted the world */
+        pause_acc += now_ns() - pause_t0;
+        _tg_ft_stw_release();
+    }
+    uint64_t pause = pause_acc;
 
     tg_gc_stats *st = &s->stats[gen];
     st->collections++;

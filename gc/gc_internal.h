@@ -79,7 +79,13 @@
  *
  * Contracts
  *   - GIL mode: the caller holds the GIL. Free-threaded mode: the world is
- *     stopped for phases 1-3 (no other thread touches a count or a link).
+ *     stopped for phases 1-4 (no other thread touches a count or a link) and
+ *     again for the resurrection recount; between and after those pauses the
+ *     collector's private lists (unreachable, final) are touched by the
+ *     collector alone: every object on them carries one extra reference
+ *     taken by the collector, so no thread can free (and so untrack) one.
+ *     Those objects join a shared generation list under track_lock before
+ *     that reference is dropped (gc/collect.c, release_extra_refs).
  *   - traverse functions run during phases 1-2 must not allocate, decref, or
  *     call back into the runtime: they only report their children.
  */
@@ -170,8 +176,21 @@ static inline void gc_list_merge(_tg_gchead *from, _tg_gchead *to)
 TG_INTERNAL size_t _tg_gc_list_size(const _tg_gchead *h);
 
 /* gc/collect.c: one collection of generations 0..gen; fills collected and
-   uncollectable. The caller holds the re-entrancy guard. */
-TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable);
+   uncollectable. The caller holds the re-entrancy guard. split (free-threaded
+   mode, the world stopped by the caller for this collection): the world is
+   stopped on entry and running on return; finalizers, clearing and weakref
+   callbacks run with it running (gc/collect.c's header). */
+TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split);
+/* gc/gc.c, for split collections: restart the world stopped for the
+   collection (then drop what the biased-count merge kept), and stop it
+   again (then merge the queued biased counts, fold hot counts). Both
+   account the pause. */
+TG_INTERNAL void _tg_gc_world_restart(void);
+TG_INTERNAL void _tg_gc_world_stop_again(void);
+/* gc/gc.c: the lock of generations 1, 2, permanent and the global
+   generation 0 (free-threaded mode; no-ops in GIL mode). */
+TG_INTERNAL void _tg_gc_track_lock(void);
+TG_INTERNAL void _tg_gc_track_unlock(void);
 /* gc/collect.c: the traverse dispatch shared with get_referrers/referents. */
 TG_INTERNAL int _tg_gc_traverse(tg_obj *o, tg_visitproc visit, void *arg);
 /* gc/collect.c: whole-list consistency checks (TG_DEBUG >= 2). */
