@@ -44,6 +44,13 @@
 #  define TG_TLS_IE
 #endif
 
+#ifdef __cplusplus
+#  define TG_THREAD_LOCAL thread_local
+extern "C" {
+#else
+#  define TG_THREAD_LOCAL _Thread_local
+#endif
+
 typedef struct tg_mutex { uint8_t v; } tg_mutex;
 
 typedef struct tg_type tg_type;
@@ -63,7 +70,7 @@ typedef struct tg_obj {
 #define _TG_TID_GIL    ((uintptr_t)2)   /* every thread's id in GIL mode */
 
 /* The calling thread's id (0 while unattached). */
-extern TG_API _Thread_local uintptr_t _tg_tls_tid TG_TLS_IE;
+extern TG_API TG_THREAD_LOCAL uintptr_t _tg_tls_tid TG_TLS_IE;
 
 TG_API void _tg_incref_slow(tg_obj *o);
 TG_API void _tg_decref_slow(tg_obj *o);
@@ -101,5 +108,9 @@ static inline void tg_xdecref(tg_obj *o)
     if (o)
         tg_decref(o);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
