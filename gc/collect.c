@@ -485,13 +485,31 @@ static void take_extra_refs(_tg_gchead *list)
         tg_incref(_tg_from_gc(g));
 }
 
+/* Does o's deallocation count down count[0]? (runtime/object.c, destroy:
+   what constructors counted.) */
+static inline bool counts_dealloc(const tg_obj *o)
+{
+    return (o->ob_type->flags & TG_TYPE_GC) || (o->ob_flags & _TG_OBF_ATTRS_OK);
+}
+
 /* World running: every object of list joins generation gen, then the
    collector drops its extra reference. The objects move under track_lock
    first: once that reference is gone any thread may free one (its owner
    merging a queued biased count, say), and that thread's untrack must find
    it on a shared list, under the same lock. Those still referenced stay
-   there — survivors, as in GIL mode. */
-static void release_extra_refs(_tg_gchead *list, int gen)
+   there — survivors, as in GIL mode.
+
+   garbage: list is the garbage just cleared. Its deallocations will count
+   down count[0] (runtime/object.c, destroy) in whichever threads free it,
+   now that the world runs and other threads allocate: in GIL mode they
+   happen inside the collection, with count[0] just reset and clamped at 0.
+   Without a credit, the frees of one collection's garbage cancel as many
+   new allocations, each collection waits for threshold more objects than
+   the one before, and sustained cyclic garbage grows without bound (seen:
+   11 automatic collections where ~200 were due, tests/test_gc_ft.c). So
+   count[0] is credited with the objects whose deallocation counts, before
+   any can be freed. */
+static void release_extra_refs(_tg_gchead *list, int gen, bool garbage)
 {
     size_t n = _tg_gc_list_size(list), i = 0;
     if (n == 0) return;
@@ -500,6 +518,7 @@ static void release_extra_refs(_tg_gchead *list, int gen)
         while (!gc_list_empty(list)) {
             _tg_gchead *g = (_tg_gchead *)list->gc_next;
             tg_obj *o = _tg_from_gc(g);
+            if (garbage && counts_dealloc(o)) __atomic_add_fetch(&_tg_gcs.count[0], 1, __ATOMIC_RELAXED);
             _tg_gc_track_lock();
             o->ob_gc_bits = gc_bits_at_rest(gen);
             gc_list_move(g, &_tg_gcs.gen_head[gen]);
@@ -509,14 +528,17 @@ static void release_extra_refs(_tg_gchead *list, int gen)
         return;
     }
     uint8_t bits = gc_bits_at_rest(gen);
+    long credit = 0;
     _tg_gc_track_lock();
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         o->ob_gc_bits = bits;
         v[i++] = o;
+        credit += garbage && counts_dealloc(o);
     }
     gc_list_merge(list, &_tg_gcs.gen_head[gen]);
     _tg_gc_track_unlock();
+    if (credit) __atomic_add_fetch(&_tg_gcs.count[0], credit, __ATOMIC_RELAXED);
     for (i = 0; i < n; i++) tg_decref(v[i]);
     free(v);
 }
@@ -684,7 +706,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
             nunreach = x.ntent;
             handle_weakrefs(&final, &q);               /* weakrefs the finalizers made */
             _tg_gc_world_restart();
-            release_extra_refs(&unreach, old);         /* the resurrected */
+            release_extra_refs(&unreach, old, false);  /* the resurrected */
         } else {
             gc_list_merge(&unreach, &final);
         }
@@ -695,7 +717,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
             _tg_fatal("gc: unreachable set has %zu objects, counted %zu", _tg_gc_list_size(&final), nunreach);
 #endif
         clear_garbage_split(&final);
-        release_extra_refs(&final, old);
+        release_extra_refs(&final, old, true);
         run_weakref_callbacks(&q);
         return;
     }
