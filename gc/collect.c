@@ -557,11 +557,15 @@ static void clear_garbage_split(_tg_gchead *final)
             garbage_append(o);
         } else if (t->clear) {
             bool lock = t->kind == _TG_K_LIST || t->kind == _TG_K_DICT || (t->flags & _TG_TPF_INSTANCE);
+            /* Unreachable: nobody else can hold the lock, so a trylock
+               (two atomics) is the common case; a critical section (which
+               may block detached) only if it fails. */
             tg_critical_section cs;
-            if (lock) _tg_cs_begin(&cs, o, NULL);
+            int how = !lock ? 0 : tg_mutex_trylock(&o->ob_mutex) ? 1 : (_tg_cs_begin(&cs, o, NULL), 2);
             t->clear(o);
             tg_error_clear();
-            if (lock) _tg_cs_end(&cs);
+            if (how == 1) tg_mutex_unlock(&o->ob_mutex);
+            else if (how == 2) _tg_cs_end(&cs);
         }
     }
 }
