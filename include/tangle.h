@@ -284,6 +284,7 @@ TG_API int  tg_mutex_is_locked(const tg_mutex *m);
 typedef struct tg_critical_section {
     struct tg_critical_section *prev;
     tg_obj *a, *b;
+    unsigned flags;                 /* runtime use */
 } tg_critical_section;
 TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b);
 TG_API void _tg_cs_end(tg_critical_section *cs);

@@ -21,6 +21,15 @@
  * The price, as in CPython: an outer critical section is not atomic across
  * a blocking call made inside it.
  *
+ * Nesting on the same object: a section whose objects the innermost active
+ * section already holds (e.g. tg_list_append(l) inside
+ * TG_BEGIN_CRITICAL_SECTION(l)) is NESTED: it takes no lock — taking it
+ * again would block on itself, release the outer section and let another
+ * thread in between the embedder's operations. A nested section relies on
+ * the section below it that owns the locks: suspend skips it (the owner
+ * unlocks), and resuming a nested section resumes the owner with it, so the
+ * operation inside never runs without the lock.
+ *
  * Blocking on a contended lock: the section is pushed with its objects
  * cleared (so a suspend/resume while we wait does not touch them), the
  * thread releases (which suspends the outer sections), blocks in
@@ -31,12 +40,14 @@
 #include "sync/sync.h"
 
 #define INACTIVE ((uintptr_t)1)
+enum { CS_NESTED = 1u };
 
 static inline tg_critical_section *untag(uintptr_t p) { return (tg_critical_section *)(p & ~INACTIVE); }
 static inline uintptr_t *top_slot(_tg_tstate *ts) { return (uintptr_t *)&ts->critical_section; }
 
 static void cs_unlock(tg_critical_section *c)
 {
+    if (c->flags & CS_NESTED) return;        /* the owner below unlocks */
     if (c->b) tg_mutex_unlock(&c->b->ob_mutex);
     if (c->a) tg_mutex_unlock(&c->a->ob_mutex);
 }
@@ -64,6 +75,7 @@ static void lock_detached(_tg_tstate *ts, tg_mutex *m)
 
 TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
 {
+    cs->flags = 0;
     if (_tg_rt.mode == TG_MODE_GIL) {
         cs->prev = NULL; cs->a = a; cs->b = b;
         return;
@@ -71,6 +83,18 @@ TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
     _tg_tstate *ts = _tg_tls_ts;
     if (a == b) b = NULL;
     if (b && (uintptr_t)b < (uintptr_t)a) { tg_obj *t = a; a = b; b = t; }
+    uintptr_t top = *top_slot(ts);
+    if (top && !(top & INACTIVE)) {
+        tg_critical_section *t = untag(top);
+        bool has_a = t->a == a || t->b == a, has_b = !b || t->a == b || t->b == b;
+        if (has_a && has_b) {                /* already held: nested, no lock */
+            cs->a = a; cs->b = b;
+            cs->flags = CS_NESTED;
+            cs->prev = (tg_critical_section *)top;
+            *top_slot(ts) = (uintptr_t)cs;
+            return;
+        }
+    }
     cs->a = cs->b = NULL;                   /* nothing to suspend/resume yet */
     cs->prev = (tg_critical_section *)*top_slot(ts);
     *top_slot(ts) = (uintptr_t)cs;
@@ -105,6 +129,16 @@ void _tg_cs_resume(_tg_tstate *ts)
     uintptr_t *slot = top_slot(ts);
     if (!(*slot & INACTIVE)) return;
     tg_critical_section *c = untag(*slot);
+    if (c->flags & CS_NESTED) {
+        /* Activate the nested sections down to the one that owns the locks,
+           then resume that one (its link is the last one we reach). */
+        while (c->flags & CS_NESTED) {
+            *slot = (uintptr_t)c;
+            slot = (uintptr_t *)&c->prev;
+            c = untag(*slot);
+        }
+        if (!(*slot & INACTIVE)) return;     /* cannot happen: suspend is top-down */
+    }
     /* Mark active first: if we block here, the release inside lock_detached
        must not unlock what we do not hold — so lock with the objects hidden. */
     tg_obj *a = c->a, *b = c->b;

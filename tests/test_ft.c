@@ -717,6 +717,58 @@ Test(ft, critical_section2_any_order_no_deadlock, .timeout = 60)
     TG_END();
 }
 
+/* A runtime call on an object inside the embedder's critical section on the
+   same object is nested: it must neither block on the lock the thread holds
+   nor let another thread in between the embedder's operations — also when
+   the call reaches a safepoint and the world stops meanwhile. */
+static tg_obj *nest_list;
+static _Atomic int nest_stop;
+
+static void nest_appender_fn(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&nest_stop)) {
+        WCHECK(tg_list_append(nest_list, tg_none()) == 0);
+        tg_safepoint();
+    }
+}
+
+static void nest_embedder_fn(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3000; i++) {
+        TG_BEGIN_CRITICAL_SECTION(nest_list)
+        size_t before = tg_list_len(nest_list);
+        tg_obj *fresh = tg_list_new(0);          /* allocates: a safepoint */
+        WCHECK(tg_list_append(nest_list, fresh) == 0);
+        WCHECK(tg_list_append(nest_list, fresh) == 0);
+        tg_decref(fresh);
+        /* nobody got in between: exactly our two appends */
+        WCHECK(tg_list_len(nest_list) == before + 2);
+        tg_obj *last = tg_list_get(nest_list, -1), *prev = tg_list_get(nest_list, -2);
+        WCHECK(last == prev);
+        tg_xdecref(last); tg_xdecref(prev);
+        TG_END_CRITICAL_SECTION();
+        if (i % 100 == 0) tg_gc_collect(0);     /* stops the world */
+    }
+}
+
+Test(ft, nested_critical_section_on_the_same_object_stays_atomic, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    atomic_store(&nest_stop, 0);
+    nest_list = OK(tg_list_new(0));
+    thr app = { .fn = nest_appender_fn }, emb = { .fn = nest_embedder_fn };
+    pthread_t a = spawn(&app), e = spawn(&emb);
+    join_released(e);
+    atomic_store(&nest_stop, 1);
+    join_released(a);
+    cr_assert_eq(atomic_load(&bad), 0, "%ld nested operations were not atomic", atomic_load(&bad));
+    tg_decref(nest_list);
+    TG_END();
+}
+
 /* -------------------------------------------------- the collector */
 
 static void cycles_fn(void *arg)
