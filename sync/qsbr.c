@@ -178,11 +178,15 @@ void _tg_qsbr_safepoint(_tg_tstate *ts) { _tg_qsbr_quiescent(ts); }
 
 void _tg_qsbr_thread_fini(_tg_ft_tstate *f)
 {
-    if (!f->rcu_registered) return;
-    if (f->retired.n || f->deferred.n) force_grace_period(f->ts);
-    TSAN_RELEASE();
-    urcu_qsbr_unregister_thread();
-    f->rcu_registered = false;
+    if (f->rcu_registered) {
+        if (f->retired.n || f->deferred.n) force_grace_period(f->ts);
+        TSAN_RELEASE();
+        urcu_qsbr_unregister_thread();
+        f->rcu_registered = false;
+    }
+    /* A stop-the-world reclaim empties the lists but keeps their storage. */
+    _tg_ptrvec_free(&f->retired);
+    _tg_ptrvec_free(&f->deferred);
 }
 
 /* The world is stopped by the caller: no reader is inside a read. Retired
