@@ -25,48 +25,32 @@ if(TARGET tangle_cmd)
   add_dependencies(tangle_cmd tangle_static)
 endif()
 
-# ------------------------------------------------------------ planted race
-# A second copy of the library built with TG_PLANT_RACE=1: tg_list_append
-# drops the GIL between reading the length and storing the item (a lost-update
-# race; runtime/list.c). Linked with the stress harness into its own program,
-# tangle-stress-planted, so the real library is untouched. The test below
-# requires that `--chaos` catches it within its budget.
+# ------------------------------------------------------------ planted races
+# Copies of the library built with a planted race, each linked with the stress
+# harness into its own program, so the real library is untouched; the tests
+# below require that `--chaos` catches them within their budget.
+#   TG_PLANT_RACE=1     tg_list_append drops the GIL between reading the
+#                       length and storing the item (GIL mode, lost update)
+#   TG_PLANT_FT_RACE=1  tg_list_append without the list's lock (free-threaded)
+# (runtime/list.c has both switches.)
 get_target_property(_tgs_lib_srcs tangle_objs SOURCES)
-add_library(tangle_planted_objs OBJECT ${_tgs_lib_srcs})
-target_include_directories(tangle_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,INCLUDE_DIRECTORIES>)
-target_compile_definitions(tangle_planted_objs PRIVATE
-  $<TARGET_PROPERTY:tangle_objs,COMPILE_DEFINITIONS> TG_PLANT_RACE=1)
-target_compile_options(tangle_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,COMPILE_OPTIONS>)
-target_link_libraries(tangle_planted_objs PUBLIC PkgConfig::URCU PkgConfig::CK Threads::Threads)
-
-add_executable(tangle_stress_planted ${_tgs_dir}/planted_main.c
-  $<TARGET_OBJECTS:tangle_stress_objs> $<TARGET_OBJECTS:tangle_planted_objs>)
-target_include_directories(tangle_stress_planted PRIVATE
-  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/include)
-target_compile_definitions(tangle_stress_planted PRIVATE TG_INTERNAL_CLIENT=1 TG_CHAOS=$<BOOL:${TANGLE_CHAOS}>)
-target_link_libraries(tangle_stress_planted PRIVATE PkgConfig::URCU PkgConfig::CK Threads::Threads rt m)
-set_target_properties(tangle_stress_planted PROPERTIES
-  OUTPUT_NAME tangle-stress-planted RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
-
-# ------------------------------------------------- planted free-threaded race
-# The same for free-threaded mode: TG_PLANT_FT_RACE=1 compiles tg_list_append
-# without the list's lock (runtime/list.c). tangle-stress-ft-planted must fail
-# `--mode ft --chaos` on the ft_append_exact scenario.
-add_library(tangle_ft_planted_objs OBJECT ${_tgs_lib_srcs})
-target_include_directories(tangle_ft_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,INCLUDE_DIRECTORIES>)
-target_compile_definitions(tangle_ft_planted_objs PRIVATE
-  $<TARGET_PROPERTY:tangle_objs,COMPILE_DEFINITIONS> TG_PLANT_FT_RACE=1)
-target_compile_options(tangle_ft_planted_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,COMPILE_OPTIONS>)
-target_link_libraries(tangle_ft_planted_objs PUBLIC PkgConfig::URCU PkgConfig::CK Threads::Threads)
-
-add_executable(tangle_stress_ft_planted ${_tgs_dir}/planted_main.c
-  $<TARGET_OBJECTS:tangle_stress_objs> $<TARGET_OBJECTS:tangle_ft_planted_objs>)
-target_include_directories(tangle_stress_ft_planted PRIVATE
-  ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/include)
-target_compile_definitions(tangle_stress_ft_planted PRIVATE TG_INTERNAL_CLIENT=1 TG_CHAOS=$<BOOL:${TANGLE_CHAOS}>)
-target_link_libraries(tangle_stress_ft_planted PRIVATE PkgConfig::URCU PkgConfig::CK Threads::Threads rt m)
-set_target_properties(tangle_stress_ft_planted PROPERTIES
-  OUTPUT_NAME tangle-stress-ft-planted RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+function(tgs_planted_build name macro output)
+  add_library(${name}_objs OBJECT ${_tgs_lib_srcs})
+  target_include_directories(${name}_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,INCLUDE_DIRECTORIES>)
+  target_compile_definitions(${name}_objs PRIVATE
+    $<TARGET_PROPERTY:tangle_objs,COMPILE_DEFINITIONS> ${macro}=1)
+  target_compile_options(${name}_objs PRIVATE $<TARGET_PROPERTY:tangle_objs,COMPILE_OPTIONS>)
+  target_link_libraries(${name}_objs PUBLIC PkgConfig::URCU PkgConfig::CK Threads::Threads)
+  add_executable(${name} ${_tgs_dir}/planted_main.c
+    $<TARGET_OBJECTS:tangle_stress_objs> $<TARGET_OBJECTS:${name}_objs>)
+  target_include_directories(${name} PRIVATE
+    ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_compile_definitions(${name} PRIVATE TG_INTERNAL_CLIENT=1 TG_CHAOS=$<BOOL:${TANGLE_CHAOS}>)
+  target_link_libraries(${name} PRIVATE PkgConfig::URCU PkgConfig::CK Threads::Threads rt m)
+  set_target_properties(${name} PROPERTIES OUTPUT_NAME ${output} RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endfunction()
+tgs_planted_build(tangle_stress_planted TG_PLANT_RACE tangle-stress-planted)
+tgs_planted_build(tangle_stress_ft_planted TG_PLANT_FT_RACE tangle-stress-ft-planted)
 
 # ------------------------------------------------------------------- tests
 if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
