@@ -138,6 +138,7 @@
 
 #include "tangle.h"
 #include "alloc/alloc.h"
+#include "sync/chaos.h"
 
 #ifndef TG_DEBUG
 #define TG_DEBUG 0
@@ -475,6 +476,7 @@ static size_t take_announced(pool *p)
 static NOINLINE void free_remote_mt(pool *p, block *b)
 {
     COUNT(remote_frees);
+    TG_CHAOS_POINT(TG_CHAOS_SITE_REMOTE_FREE);   /* tangle stress --chaos */
     uintptr_t cur = __atomic_load_n(&p->thread_free, __ATOMIC_RELAXED);
     for (;;) {
         uintptr_t st = cur & TF_MASK;
