@@ -84,6 +84,7 @@
  */
 #include <stdio.h>
 #include "gc/gc_internal.h"
+#include "sync/chaos.h"
 
 typedef struct ctx {
     uint8_t  member[256];      /* bits -> in the set */
@@ -405,6 +406,7 @@ static void handle_weakrefs(_tg_gchead *unreach, wr_queue *q)
 
 static void run_weakref_callbacks(wr_queue *q)
 {
+    if (q->head) TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
     tg_obj *w = q->head;
     q->head = q->tail = NULL;
     while (w) {
@@ -430,6 +432,7 @@ static inline bool needs_finalizer(const tg_obj *o)
    never disturbs the walk. Returns whether any finalizer ran. */
 static bool finalize_garbage(_tg_gchead *unreach)
 {
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
     _tg_gchead seen;
     gc_list_init(&seen);
     bool ran = false;
@@ -629,6 +632,7 @@ static void untrack_tuples(_tg_gchead *list)
 
 void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split)
 {
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
     _tg_gcstate *s = &_tg_gcs;
     int old = gen < GC_NGENS - 1 ? gen + 1 : gen;
 #if TG_DEBUG >= 3
