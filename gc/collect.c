@@ -94,6 +94,17 @@ typedef struct ctx {
                                   the collector's own (split recount) */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
+    /* phase 1 of a collection (not the recount): tuples found to hold only
+       atoms and untracked tuples, untracked after phase 2 if they survive */
+    tg_obj **pend;
+    size_t   npend, cappend;
+    bool     pend_failed;      /* the vector could not grow: stop collecting them */
+    /* phase 2: what the tentative objects hold (a superset of the
+       unreachable set's), so that phases 3-6 are skipped without a scan */
+    uint16_t tent_flags;       /* ob_flags or-ed (weakrefs) */
+    bool     tent_finalize;    /* a type with a finalizer */
+    bool     tent_foreign;     /* an object owned by another live thread (free-threaded mode) */
+    uintptr_t me;              /* the collector's thread id */
 } ctx;
 
 /* --------------------------------------------------------------- helpers */
@@ -193,8 +204,41 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
 }
 static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
 
-/* gc_refs of every member of list = count - references from the set. */
-static void count_refs(_tg_gchead *list, ctx *x)
+/* Untracking tuples that can never be part of a cycle (CPython does the
+   same): every item is an atom or a tuple untracked (or about to be). During
+   the first count such a tuple carries GC_REFS | GC_TENT — TENT has no other
+   meaning in phase 1 — and is remembered in x->pend; after phase 2 the
+   survivors among them are untracked (tuple_untrack_survivors), as CPython
+   untracks the young survivors after move_unreachable. Tuples are built
+   children first, so the list's order untracks a whole tree of tuples in one
+   walk. Without this, tuple trees (binary-trees) stay in the old generation
+   and every full collection walks them again. Checked inside the count walk:
+   a separate walk over the set cost a pass over memory per collection. */
+static inline bool may_be_tracked(const tg_obj *c)
+{
+    if (!_tg_is_gc(c)) return false;
+    uint8_t b = c->ob_gc_bits;
+    if (_tg_kind_of(c) == _TG_K_TUPLE)
+        return (b & GC_TRACKED) && (b & (GC_REFS | GC_TENT)) != (GC_REFS | GC_TENT);
+    return (c->ob_type->flags & TG_TYPE_GC) || (b & GC_TRACKED);
+}
+
+static TG_NOINLINE void tuple_pend(tg_obj *o, ctx *x)
+{
+    if (x->npend == x->cappend) {
+        size_t cap = x->cappend ? 2 * x->cappend : 256;
+        tg_obj **v = realloc(x->pend, cap * sizeof *v);
+        if (!v) { x->pend_failed = true; return; }
+        x->pend = v;
+        x->cappend = cap;
+    }
+    x->pend[x->npend++] = o;
+    o->ob_gc_bits |= GC_TENT;
+}
+
+/* gc_refs of every member of list = count - references from the set.
+   tuples: the first count of a collection (see may_be_tracked). */
+static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples)
 {
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
@@ -204,8 +248,43 @@ static void count_refs(_tg_gchead *list, ctx *x)
             g->gc_prev = (uintptr_t)(gc_count_copy(o) - x->bias);
             o->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);
         }
+        if (tuples && o->ob_type->kind == _TG_K_TUPLE) {
+            _tg_tuple *tu = (_tg_tuple *)o;
+            bool atoms = !x->pend_failed;
+            for (size_t i = 0, n = tu->n; i < n; i++) {
+                tg_obj *c = tu->items[i];
+                if (!c) { atoms = false; continue; }   /* being filled: CPython keeps it */
+                refs_dec(c, x);
+                if (atoms && may_be_tracked(c)) atoms = false;
+            }
+            if (atoms) tuple_pend(o, x);
+            continue;
+        }
         for_each_child(o, x, refs_dec, visit_refs_dec);
     }
+}
+static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false); }
+static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true); }
+
+/* After phase 2: untrack the remembered tuples that survived (bits: the
+   survivors' keep_bits; the others are unreachable and are freed with their
+   cycle). Returns how many. */
+static size_t tuple_untrack_survivors(ctx *x)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->npend; i++) {
+        tg_obj *o = x->pend[i];
+        if (o->ob_gc_bits != x->keep_bits) continue;
+        _tg_gchead *g = _tg_as_gc(o);
+        gc_list_remove(g);
+        g->gc_next = g->gc_prev = 0;
+        o->ob_gc_bits = 0;
+        n++;
+    }
+    free(x->pend);
+    x->pend = NULL;
+    x->npend = x->cappend = 0;
+    return n;
 }
 
 /* ----------------------------------------------------- phase 2: classify */
@@ -262,6 +341,12 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
             /* gen 0, no GC_REFS: still a member of either set's table */
             o->ob_gc_bits = GC_TRACKED | GC_UNREACH | GC_TENT;
             x->ntent++;
+            /* What phases 3-6 need to know, read from the line just
+               loaded: the set's garbage is a subset of what passes here. */
+            x->tent_flags |= o->ob_flags;
+            x->tent_finalize |= o->ob_type->finalize != NULL;
+            uintptr_t tid = __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED);
+            x->tent_foreign |= tid != x->me && tid != _TG_TID_SHARED;
             g = next;
             continue;
         }
@@ -601,35 +686,6 @@ void _tg_gc_validate_all(const char *when)
 
 /* ---------------------------------------------------------------- main */
 
-/* Could this child ever be part of a cycle? Not if it has no gc head, or if
-   it is a tuple that is no longer tracked (tuples never change). Lists,
-   dicts and instances of TG_TYPE_GC types are tracked for life. */
-static inline bool may_be_tracked(const tg_obj *c)
-{
-    if (!_tg_is_gc(c)) return false;
-    if (_tg_kind_of(c) == _TG_K_TUPLE) return (c->ob_gc_bits & GC_TRACKED) != 0;
-    return (c->ob_type->flags & TG_TYPE_GC) || (c->ob_gc_bits & GC_TRACKED);
-}
-
-/* 0. Untrack tuples that can never be part of a cycle: every item is an atom
-   or an untracked tuple (CPython does the same). Tuples are built children
-   first, so the list's order untracks a whole tree of tuples in one walk.
-   Without this, tuple trees (binary-trees) stay in the old generation and
-   every full collection walks them again. */
-static void untrack_tuples(_tg_gchead *list)
-{
-    _tg_gchead *next;
-    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = next) {
-        next = (_tg_gchead *)g->gc_next;
-        tg_obj *o = _tg_from_gc(g);
-        if (_tg_kind_of(o) != _TG_K_TUPLE) continue;
-        _tg_tuple *t = (_tg_tuple *)o;
-        size_t i = 0;
-        while (i < t->n && !may_be_tracked(t->items[i])) i++;
-        if (i == t->n) _tg_gc_untrack(o);
-    }
-}
-
 void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split)
 {
     TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
@@ -643,11 +699,16 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     _tg_gchead *work = &s->gen_head[gen];
     for (int i = 0; i < gen; i++) gc_list_merge(&s->gen_head[i], work);
     *collected = *uncollectable = 0;
-    untrack_tuples(work);
     if (gc_list_empty(work)) goto done;
 
     ctx x;
     x.bias = 0;
+    x.pend = NULL;
+    x.npend = x.cappend = 0;
+    x.pend_failed = false;
+    x.tent_flags = 0;
+    x.tent_finalize = x.tent_foreign = false;
+    x.me = _tg_tls_tid;
 
     /* 1-2. count, classify */
     tables_for_generation(&x, gen);
@@ -656,18 +717,24 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
         : gc_bits_at_rest(old);
     _tg_gchead unreach;
     gc_list_init(&unreach);
-    count_refs(work, &x);
+    count_refs_first(work, &x);
+    for (size_t i = 0; i < x.npend; i++)                /* the marker off: classify reads TENT */
+        x.pend[i]->ob_gc_bits &= (uint8_t)~GC_TENT;
     size_t kept = classify(work, &unreach, &x);
+    kept -= tuple_untrack_survivors(&x);
     if (gen == GC_NGENS - 1) s->parity ^= GC_PARITY;   /* survivors now carry the clean parity */
     if (old != gen) gc_list_merge(work, &s->gen_head[old]);
     if (gen == GC_NGENS - 2) s->long_lived_pending += (long)kept;
     if (gen == GC_NGENS - 1) { s->long_lived_pending = 0; s->long_lived_total = (long)kept; }
     if (gc_list_empty(&unreach)) goto done;
 
-    /* One scan says which of phases 3-6 have anything to do: for the common
-       garbage (no finalizers, no weakrefs) they cost nothing. */
+    /* Which of phases 3-6 have anything to do: for the common garbage (no
+       finalizers, no weakrefs) they cost nothing. Classify noted what the
+       tentative objects hold; only if that says "maybe" does a scan of the
+       unreachable set say exactly. */
     size_t nunreach = x.ntent;
     bool any_legacy = false, any_weak = false, any_fin = false;
+    if (x.tent_finalize || (x.tent_flags & _TG_OBF_WEAKLIST))
     for (_tg_gchead *g = (_tg_gchead *)unreach.gc_next; g != &unreach; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         if (TG_UNLIKELY(o->ob_type->finalize)) {

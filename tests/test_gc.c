@@ -149,6 +149,34 @@ Test(gc, tuples_of_atoms_are_untracked_by_a_collection)
     TG_END();
 }
 
+Test(gc, tuple_of_atoms_in_garbage_counts_as_collected)
+{
+    TG_START();
+    tg_gc_collect(-1);
+    /* The tuple holds only atoms, but it is garbage with its cycle: as in
+       CPython (untrack_tuples runs on the survivors only), it is found
+       unreachable and counted, not untracked first. */
+    tg_obj *l = OK(tg_list_new(0)), *one = OK(tg_int(1)), *a = OK(tg_str("a"));
+    tg_obj *t = OK(tg_tuple(2, one, a));
+    tg_obj *outer = OK(tg_tuple(1, t));
+    cr_assert_eq(tg_list_append(l, l), 0);
+    cr_assert_eq(tg_list_append(l, outer), 0);
+    tg_decref(outer); tg_decref(t); tg_decref(l);
+    cr_assert_eq(tg_gc_collect(-1), 3, "the list and both tuples");
+    /* A surviving tuple of atoms found tentatively unreachable first (its
+       only referrer comes later in the list) is untracked all the same. */
+    tg_obj *t2 = OK(tg_tuple(2, one, a));
+    tg_obj *holder = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(holder, t2), 0);
+    tg_decref(t2);
+    cr_assert_eq(tg_gc_collect(0), 0);
+    cr_assert_not(tg_gc_is_tracked(t2));
+    cr_assert(tg_gc_is_tracked(holder));
+    tg_decref(holder);
+    tg_decref(one); tg_decref(a);
+    TG_END();
+}
+
 Test(gc, generic_object_self_cycle)
 {
     TG_START();
