@@ -103,8 +103,7 @@ typedef struct ctx {
        unreachable set's), so that phases 3-6 are skipped without a scan */
     uint16_t tent_flags;       /* ob_flags or-ed (weakrefs) */
     bool     tent_finalize;    /* a type with a finalizer */
-    bool     tent_foreign;     /* an object owned by another live thread (free-threaded mode) */
-    uintptr_t me;              /* the collector's thread id */
+    bool     tent_nobulk;      /* not a list or tuple, or a hot count (bulk_delete) */
 } ctx;
 
 /* --------------------------------------------------------------- helpers */
@@ -343,10 +342,11 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
             x->ntent++;
             /* What phases 3-6 need to know, read from the line just
                loaded: the set's garbage is a subset of what passes here. */
+            const tg_type *t = o->ob_type;
             x->tent_flags |= o->ob_flags;
-            x->tent_finalize |= o->ob_type->finalize != NULL;
-            uintptr_t tid = __atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED);
-            x->tent_foreign |= tid != x->me && tid != _TG_TID_SHARED;
+            x->tent_finalize |= t->finalize != NULL;
+            x->tent_nobulk |= (t != &_tg_list_type && t != &_tg_tuple_type)
+                | ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) == _TG_REF_HOT);
             g = next;
             continue;
         }
@@ -562,6 +562,74 @@ static void delete_garbage(_tg_gchead *final, int old)
     }
 }
 
+/* Phase 7 without reference counting, for the common garbage: lists and
+   tuples only, no finalizer, no weakref, no hot count, not SAVEALL (the
+   caller checks; bulk_ok). Every reference to a member of the set comes from
+   the set (gc_refs were 0) and nothing can add one (no finalizer runs, no
+   weakref reaches the set, the set is in no generation list), so the set
+   can be freed as a whole: references from the set to the set are simply
+   forgotten, only references to other objects are dropped — no count to
+   zero, no cascade of deallocations, no unlinking one by one. Two walks:
+   the first drops the outside references and detaches the item arrays
+   (it reads the children's bits, so no member may be freed yet), the
+   second frees. Code run by an outside object's deallocation cannot reach
+   the set.
+
+   Free-threaded mode: runs with the world running, after the pause. No
+   other thread can reach a member, so none can free one; what the set
+   refers to outside is dropped through the ordinary biased counts. The
+   deallocations are not counted against count[0] (in GIL mode they happen
+   with count[0] just reset and clamped at 0; with the world running they
+   would cancel other threads' allocations — see release_extra_refs). */
+static bool bulk_ok(const ctx *x, bool any_fin, bool any_weak)
+{
+    return !x->tent_nobulk && !any_fin && !any_weak && !(_tg_gcs.debug & TG_GC_DEBUG_SAVEALL);
+}
+
+static inline bool in_garbage(const tg_obj *c) { return (c->ob_gc_bits & GC_UNREACH) != 0; }
+
+static void bulk_delete(_tg_gchead *unreach)
+{
+    for (_tg_gchead *g = (_tg_gchead *)unreach->gc_next; g != unreach; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        __builtin_prefetch((const void *)g->gc_next);
+        if (o->ob_type == &_tg_list_type) {
+            _tg_list *l = (_tg_list *)o;
+            _tg_items *it = l->items;
+            size_t n = l->len;
+            l->items = NULL;
+            l->len = 0;
+            if (!it) continue;
+            for (size_t i = 0; i < n; i++) {
+                tg_obj *c = it->item[i];
+                if (!in_garbage(c)) tg_decref(c);
+            }
+            tg_mem_free(it);
+        } else {                                    /* a tuple */
+            _tg_tuple *tu = (_tg_tuple *)o;
+            for (size_t i = 0, n = tu->n; i < n; i++) {
+                tg_obj *c = tu->items[i];
+                tu->items[i] = NULL;
+                if (c && !in_garbage(c)) tg_decref(c);
+            }
+        }
+    }
+    bool count = !_tg_ft();
+    _tg_gchead *next;
+    for (_tg_gchead *g = (_tg_gchead *)unreach->gc_next; g != unreach; g = next) {
+        next = (_tg_gchead *)g->gc_next;
+        __builtin_prefetch((const void *)next);
+        tg_obj *o = _tg_from_gc(g);
+        const tg_type *t = o->ob_type;
+        g->gc_next = g->gc_prev = 0;
+        o->ob_gc_bits = 0;
+        if (count) _tg_gc_on_dealloc();
+        t->destroy(o);                              /* nothing left to drop */
+        t->release(o);
+    }
+    gc_list_init(unreach);
+}
+
 /* ------------------------------------ free-threaded mode: split phases */
 
 /* World stopped: the collector's extra reference on every object of list.
@@ -707,8 +775,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     x.npend = x.cappend = 0;
     x.pend_failed = false;
     x.tent_flags = 0;
-    x.tent_finalize = x.tent_foreign = false;
-    x.me = _tg_tls_tid;
+    x.tent_finalize = x.tent_nobulk = false;
 
     /* 1-2. count, classify */
     tables_for_generation(&x, gen);
@@ -763,6 +830,14 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     wr_queue q = { NULL, NULL };
     if (any_weak) handle_weakrefs(&unreach, &q);
 
+    if (split && bulk_ok(&x, any_fin, any_weak)) {
+        /* Free-threaded mode, common garbage: no extra references, no
+           second pause; the set is freed whole once the world runs. */
+        *collected = (intptr_t)nunreach;
+        _tg_gc_world_restart();
+        bulk_delete(&unreach);
+        return;
+    }
     if (split) {
         /* Free-threaded mode: the rest runs with the world running (the
            order and its invariants: this file's header). */
@@ -817,7 +892,8 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     if (_tg_gc_list_size(&unreach) != nunreach)
         _tg_fatal("gc: unreachable set has %zu objects, counted %zu", _tg_gc_list_size(&unreach), nunreach);
 #endif
-    delete_garbage(&unreach, old);
+    if (bulk_ok(&x, any_fin, any_weak)) bulk_delete(&unreach);
+    else delete_garbage(&unreach, old);
 
     /* 8. weakref callbacks */
     run_weakref_callbacks(&q);
