@@ -88,6 +88,8 @@
 
 typedef struct ctx {
     uint8_t  member[256];      /* bits -> in the set */
+    uint8_t  fresh[256];       /* bits of a member -> 0 if its gc_refs is set, else
+                                  its bits once it is (phase 1) */
     uint8_t  markable[256];    /* bits -> in the set and not yet marked */
     uint8_t  keep_bits;        /* bits of a survivor */
     intptr_t bias;             /* references to subtract from every count:
@@ -192,11 +194,12 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
     if (!x->member[b]) return;
     _tg_gchead *g = _tg_as_gc(c);
     intptr_t r;
-    if (b & GC_REFS) {
+    uint8_t nb = x->fresh[b];
+    if (!nb) {
         r = (intptr_t)g->gc_prev;
     } else {
         r = gc_count_copy(c) - x->bias;
-        c->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);   /* TENT: left by an earlier classify */
+        c->ob_gc_bits = nb;
     }
     if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
     g->gc_prev = (uintptr_t)r;
@@ -242,10 +245,10 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         __builtin_prefetch((const void *)g->gc_next);
-        uint8_t b = o->ob_gc_bits;
-        if (!(b & GC_REFS)) {
+        uint8_t nb = x->fresh[o->ob_gc_bits];
+        if (nb) {
             g->gc_prev = (uintptr_t)(gc_count_copy(o) - x->bias);
-            o->ob_gc_bits = (uint8_t)((b | GC_REFS) & ~GC_TENT);
+            o->ob_gc_bits = nb;
         }
         if (tuples && o->ob_type->kind == _TG_K_TUPLE) {
             _tg_tuple *tu = (_tg_tuple *)o;
@@ -371,23 +374,38 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
 
 /* Membership of the set for a collection of generations 0..gen: tracked, of
    such a generation, and (generation 2) of the clean parity — survivors of
-   this collection carry the other parity, which takes them out. */
+   this collection carry the other parity, which takes them out.
+   Free-threaded mode: the collector splices the young lists into generation
+   0 without rewriting their objects' bits (gc/gc.c, young_gather_lazy), so
+   a member of generation 0 may still carry GC_LOCAL | slot << 4 — whose
+   slot bits overlap REFS, REACH, UNREACH and TENT. Phase 1 meets every
+   member (the walk goes through the whole set) and gives it plain bits; the
+   fresh table is what tells such bits from a set gc_refs. */
 static void tables_for_generation(ctx *x, int gen)
 {
     for (int b = 0; b < 256; b++) {
         int g = gc_gen_of((uint8_t)b);
         bool m = (b & GC_TRACKED) && g <= gen && (g < 2 || (b & GC_PARITY) == _tg_gcs.parity);
+        bool young = g == 0 && (b & GC_LOCAL);
         x->member[b] = m;
+        x->fresh[b] = !m ? 0
+            : young ? (uint8_t)(GC_TRACKED | GC_REFS)
+            : (b & GC_REFS) ? 0
+            : (uint8_t)((b | GC_REFS) & ~GC_TENT);
         x->markable[b] = m && !(b & GC_REACH);
     }
 }
 
-/* Membership of the unreachable set (phase 6). */
+/* Membership of the unreachable set (phase 6). Bit 3 is never set in an
+   unreachable object's bits; it is in a thread's young object (GC_LOCAL),
+   whose slot bits may include GC_UNREACH: a finalizer may have stored a new
+   object into the set while the world ran. */
 static void tables_for_unreachable(ctx *x)
 {
     for (int b = 0; b < 256; b++) {
-        bool m = (b & GC_UNREACH) != 0;
+        bool m = (b & GC_UNREACH) && !(b & GC_LOCAL);
         x->member[b] = m;
+        x->fresh[b] = m && !(b & GC_REFS) ? (uint8_t)((b | GC_REFS) & ~GC_TENT) : 0;   /* TENT: left by classify */
         x->markable[b] = m && !(b & GC_REACH);
     }
 }
@@ -728,7 +746,9 @@ static void clear_garbage_split(_tg_gchead *final)
 
 /* ---------------------------------------------------------- validation */
 
-static void validate_list(const _tg_gchead *h, int gen, const char *when)
+/* young: generation 0 may hold objects of the young lists the collector
+   spliced in, bits not rewritten yet (before a collection). */
+static void validate_list(const _tg_gchead *h, int gen, const char *when, bool young)
 {
     const _tg_gchead *prev = h;
     for (const _tg_gchead *g = (const _tg_gchead *)h->gc_next; g != h; g = (const _tg_gchead *)g->gc_next) {
@@ -736,7 +756,8 @@ static void validate_list(const _tg_gchead *h, int gen, const char *when)
         uint8_t b = o->ob_gc_bits;
         if ((const _tg_gchead *)g->gc_prev != prev)
             _tg_fatal("gc: %s: generation %d list broken at %s object %p (prev link)", when, gen, o->ob_type->name, (const void *)o);
-        if (b != gc_bits_at_rest(gen))
+        bool spliced = young && gen == 0 && (b & ~(GC_SLOT_MASK)) == (GC_TRACKED | GC_LOCAL) && (b >> GC_SLOT_SHIFT);
+        if (b != gc_bits_at_rest(gen) && !spliced)
             _tg_fatal("gc: %s: %s object %p in generation %d list has gc bits 0x%02x (expected 0x%02x)",
                       when, o->ob_type->name, (const void *)o, gen, b, gc_bits_at_rest(gen));
         if (o->ob_flags & _TG_OBF_DEAD)
@@ -749,7 +770,7 @@ static void validate_list(const _tg_gchead *h, int gen, const char *when)
 
 void _tg_gc_validate_all(const char *when)
 {
-    for (int i = 0; i <= GC_PERMANENT; i++) validate_list(&_tg_gcs.gen_head[i], i, when);
+    for (int i = 0; i <= GC_PERMANENT; i++) validate_list(&_tg_gcs.gen_head[i], i, when, false);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -760,9 +781,9 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     _tg_gcstate *s = &_tg_gcs;
     int old = gen < GC_NGENS - 1 ? gen + 1 : gen;
 #if TG_DEBUG >= 3
-    _tg_gc_validate_all("before collection");
+    for (int i = 0; i <= GC_PERMANENT; i++) validate_list(&s->gen_head[i], i, "before collection", true);
 #elif TG_DEBUG >= 2
-    for (int i = 0; i <= gen; i++) validate_list(&s->gen_head[i], i, "before collection");
+    for (int i = 0; i <= gen; i++) validate_list(&s->gen_head[i], i, "before collection", true);
 #endif
     _tg_gchead *work = &s->gen_head[gen];
     for (int i = 0; i < gen; i++) gc_list_merge(&s->gen_head[i], work);

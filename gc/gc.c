@@ -50,6 +50,9 @@ typedef struct young_slot {
     _tg_spinlock qlock;       /* remote */
     _tg_ptrvec   remote;      /* zombies queued by other threads, freed by the owner */
     int          pending;     /* remote.n != 0 (relaxed: a hint for the owner) */
+    int          zombies;     /* another thread may have made a zombie on this list
+                                 since the last walk of it (relaxed; set by that
+                                 thread, cleared by whoever walks the list) */
     uint8_t      slot;
 } young_slot;
 static young_slot young_slots[GC_NSLOTS];
@@ -125,6 +128,31 @@ static void young_gather(void)
         young_slot *y = &young_slots[i];
         if (__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) young_drain(y, true);
         if (!gc_list_empty(&y->head)) young_splice(y);
+        __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* The same for a collection, world stopped, in O(1) per list: a list with
+   no zombie is spliced whole and its objects keep GC_LOCAL | slot << 4 —
+   the collection's first walk, which meets every object of generation 0,
+   rewrites them (gc/collect.c, tables_for_generation) before the world
+   runs again. A list another thread may have left a zombie on (a linked
+   object that is no longer tracked: it must not be counted) is walked as
+   before. Zombies queued are freed (and unlinked) first; a zombie not yet
+   queued was made by a thread that set y->zombies right after making it,
+   before any safepoint, so the stop made that store visible here. */
+static void young_gather_lazy(void)
+{
+    for (int i = 1; i < GC_NSLOTS; i++) {
+        young_slot *y = &young_slots[i];
+        if (__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) young_drain(y, true);
+        if (gc_list_empty(&y->head)) continue;
+        if (__atomic_load_n(&y->zombies, __ATOMIC_RELAXED)) {
+            young_splice(y);
+            __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
+        } else {
+            gc_list_merge(&y->head, &_tg_gcs.gen_head[0]);
+        }
     }
 }
 
@@ -139,6 +167,9 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
     _tg_spin_lock(&track_lock);
     young_splice(y);
     _tg_spin_unlock(&track_lock);
+    /* (a non-owner racing with the splice may set it again: harmless, the
+       next gather walks a list that has no zombie) */
+    __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&slot_lock);
     y->owner = NULL;
     pthread_mutex_unlock(&slot_lock);
@@ -198,6 +229,7 @@ int _tg_gc_init(void)
         y->owner = NULL;
         _tg_ptrvec_free(&y->remote);
         y->pending = 0;
+        y->zombies = 0;
         y->slot = (uint8_t)i;
     }
     young_none = young_slots[0];
@@ -272,8 +304,10 @@ bool _tg_gc_untrack(tg_obj *o)
         }
         /* Another thread's: a zombie until its owner unlinks it. */
         if (__atomic_compare_exchange_n(&o->ob_gc_bits, &b, (uint8_t)(b & ~GC_TRACKED), false,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&young_slots[b >> GC_SLOT_SHIFT].zombies, 1, __ATOMIC_RELAXED);
             return false;
+        }
         /* Lost to the owner giving its slot back: now in the global generation 0. */
     }
     track_lock_acquire();
@@ -448,7 +482,7 @@ static intptr_t collect_with_callbacks(int gen)
     pause_t0 = now_ns();
     bool stopped = gc_world_stop();
     _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
-    young_gather();
+    young_gather_lazy();              /* collect_main rewrites the young objects' bits */
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
     for (int i = 0; i <= gen; i++) s->count[i] = 0;
     _tg_gc_collect_main(gen, &collected, &uncollectable, stopped);

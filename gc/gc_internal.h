@@ -110,6 +110,7 @@ enum {
     GC_WRCAND   = 1u << 4,       /* on weakref objects (never tracked) */
     GC_LOCAL    = 1u << 3,       /* FT, generation 0: on a thread's young list */
     GC_SLOT_SHIFT = 4,
+    GC_SLOT_MASK = 0xf0u,
 };
 enum { GC_NSLOTS = 16 };         /* slot 0: no per-thread list */
 
