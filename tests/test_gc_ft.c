@@ -112,7 +112,7 @@ static bool world_runs(void)
 
 /* ------------------------------------------------------------ the node type */
 
-enum { PLAIN, RESURRECT, HANDOFF, CHECK_WORLD, BUSY };
+enum { PLAIN, RESURRECT, HANDOFF, CHECK_WORLD, BUSY, STORE };
 #define COOKIE 0xfeedfacecafeull
 
 typedef struct { uint64_t cookie; int kind; _Atomic int fin_calls; } node_payload;
@@ -121,6 +121,7 @@ static tg_obj *survivors;            /* where RESURRECT nodes put themselves */
 static _Atomic(tg_obj *) handoff;    /* where HANDOFF nodes publish themselves */
 static _Atomic long finalized, deallocated, world_seen_running, world_seen_stopped;
 static tg_obj *shared_list, *shared_dict;   /* BUSY finalizers use them */
+static tg_obj *store_target;                /* STORE finalizers put a new list there */
 
 static void busy_work(void);
 
@@ -153,6 +154,12 @@ static void node_finalize(tg_obj *self)
     case BUSY:
         busy_work();
         break;
+    case STORE: {
+        tg_obj *n = tg_list_new(0);              /* on this thread's young list */
+        WCHECK(n && tg_list_append(store_target, n) == 0);
+        if (n) tg_decref(n);
+        break;
+    }
     }
 }
 
@@ -690,5 +697,124 @@ Test(gc_ft, common_garbage_drops_exactly_its_outside_references)
     cr_assert_eq(tg_refcount(shared), 1);
     tg_decref(shared);
     cr_assert_eq(tg_live_objects(), live0);
+    fini_ft();
+}
+
+/* ------------------------------------------- young lists and collections */
+
+/* Threads that hold young-list slots (claimed at their first track) until
+   told to go, waiting released. */
+static _Atomic int holders_ready, holders_go;
+
+static void holder_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *l = tg_list_new(0);                  /* claims a slot */
+    WCHECK(l != NULL);
+    if (l) tg_decref(l);
+    atomic_fetch_add(&holders_ready, 1);
+    TG_BEGIN_ALLOW_THREADS
+    while (!atomic_load(&holders_go)) sched_yield();
+    TG_END_ALLOW_THREADS
+}
+
+static _Atomic intptr_t store_collected;
+
+static void store_collector_fn(void *arg)
+{
+    (void)arg;
+    /* g -> x -> g; x's finalizer stores a new list, made on this thread's
+       young list, into g while the world runs; the recount then walks g. */
+    tg_obj *g = tg_list_new(0), *x = new_node(STORE);
+    WCHECK(g && x);
+    if (!g || !x) return;
+    store_target = g;
+    WCHECK(tg_list_append(g, x) == 0);
+    WCHECK(tg_setattr(x, "g", g) == 0);
+    tg_decref(x);
+    tg_decref(g);
+    atomic_store(&store_collected, tg_gc_collect(-1));
+    store_target = NULL;
+}
+
+/* The young slot's bits (GC_LOCAL | slot << 4) overlap the collector's state
+   bits: slots 4-7 and 12-15 carry the bit of "unreachable". A young object
+   stored into the garbage by a finalizer must not be taken for a member of
+   the unreachable set by the resurrection recount (its list links would be
+   overwritten with a gc_refs). The collecting thread here has slot >= 5. */
+Test(gc_ft, young_object_stored_by_a_finalizer_from_a_high_slot)
+{
+    init_ft();
+    setup();
+    atomic_store(&holders_ready, 0);
+    atomic_store(&holders_go, 0);
+    thr h[4], c = { store_collector_fn, NULL, 0 };
+    for (int i = 0; i < 4; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
+    while (atomic_load(&holders_ready) < 4) { tg_safepoint(); sched_yield(); }
+    spawn(&c);
+    join_released(&c);
+    cr_assert_eq(atomic_load(&store_collected), 2, "the list and the node (the new list is not garbage yet)");
+    cr_assert_eq(atomic_load(&finalized), 1);
+    atomic_store(&holders_go, 1);
+    for (int i = 0; i < 4; i++) join_released(&h[i]);
+    tg_gc_collect(-1);
+    cr_assert_eq(atomic_load(&deallocated), 1);
+    teardown();
+    fini_ft();
+}
+
+/* A zombie — an object of another thread's young list, untracked by this
+   thread, linked until its owner unlinks it — that is not queued yet when a
+   collection starts: here the collection runs from a finalizer called while
+   the zombie's destroy drops its items. The collector's O(1) splice of
+   young lists must not take it into generation 0 (its owner set the
+   slot's zombie flag). */
+static _Atomic(tg_obj *) zombie_pub;
+static _Atomic int zombie_step;
+static _Atomic intptr_t zombie_collected = -1;
+
+static void collect_in_finalizer(tg_obj *self)
+{
+    (void)self;
+    atomic_store(&zombie_collected, tg_gc_collect(0));
+}
+
+static void zombie_owner_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *l = tg_list_new(0);                  /* on this thread's young list */
+    WCHECK(l != NULL);
+    if (!l) { atomic_store(&zombie_step, 3); return; }
+    atomic_store(&zombie_pub, l);
+    while (atomic_load(&zombie_step) < 1) { tg_safepoint(); sched_yield(); }
+    tg_decref(l);                                /* the main thread's reference is the last */
+    atomic_store(&zombie_step, 2);
+    while (atomic_load(&zombie_step) < 3) { tg_safepoint(); sched_yield(); }
+}
+
+Test(gc_ft, zombie_not_yet_queued_when_a_collection_starts)
+{
+    init_ft();
+    tg_type_spec spec = { .name = "CollectOnDeath", .flags = TG_TYPE_GC, .finalize = collect_in_finalizer };
+    tg_type *t = tg_type_new(&spec);
+    cr_assert_not_null(t);
+    atomic_store(&zombie_pub, NULL);
+    atomic_store(&zombie_step, 0);
+    atomic_store(&zombie_collected, -1);
+    thr w = { zombie_owner_fn, NULL, 0 };
+    spawn(&w);
+    tg_obj *l;
+    while (!(l = atomic_load(&zombie_pub))) { tg_safepoint(); sched_yield(); }
+    tg_incref(l);
+    tg_obj *f = OK(tg_new(t));
+    cr_assert_eq(tg_list_append(l, f), 0);
+    tg_decref(f);
+    atomic_store(&zombie_step, 1);
+    while (atomic_load(&zombie_step) < 2) { tg_safepoint(); sched_yield(); }
+    tg_decref(l);                                /* destroy: a zombie; f's finalizer collects */
+    cr_assert_geq(atomic_load(&zombie_collected), 0, "the finalizer ran a collection");
+    atomic_store(&zombie_step, 3);
+    join_released(&w);
+    cr_assert_eq(tg_gc_collect(-1), 0);
     fini_ft();
 }
