@@ -331,6 +331,8 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
     x->work = list;
     x->ntent = 0;
     size_t kept = 0;
+    uint16_t tflags = 0;                        /* (in registers: x is written by mark_child) */
+    bool tfin = false, tnobulk = false, ft = _tg_ft();
     _tg_gchead *last = list;
     _tg_gchead *g = (_tg_gchead *)list->gc_next;
     while (g != list) {
@@ -343,13 +345,13 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
             /* gen 0, no GC_REFS: still a member of either set's table */
             o->ob_gc_bits = GC_TRACKED | GC_UNREACH | GC_TENT;
             x->ntent++;
-            /* What phases 3-6 need to know, read from the line just
+            /* What phases 3-7 need to know, read from the line just
                loaded: the set's garbage is a subset of what passes here. */
             const tg_type *t = o->ob_type;
-            x->tent_flags |= o->ob_flags;
-            x->tent_finalize |= t->finalize != NULL;
-            x->tent_nobulk |= (t != &_tg_list_type && t != &_tg_tuple_type)
-                | ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) == _TG_REF_HOT);
+            tflags |= o->ob_flags;
+            tfin |= t->finalize != NULL;
+            tnobulk |= t != &_tg_list_type && t != &_tg_tuple_type;
+            if (ft) tnobulk |= (__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) == _TG_REF_HOT;
             g = next;
             continue;
         }
@@ -365,6 +367,9 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
     }
     last->gc_next = (uintptr_t)list;
     list->gc_prev = (uintptr_t)last;
+    x->tent_flags |= tflags;
+    x->tent_finalize |= tfin;
+    x->tent_nobulk |= tnobulk;
 
     /* What is left in tent carries TRACKED | UNREACH | TENT; TENT is
        harmless from here on (no later phase reads it). */
@@ -632,7 +637,7 @@ static void bulk_delete(_tg_gchead *unreach)
             }
         }
     }
-    bool count = !_tg_ft();
+    long n = 0;
     _tg_gchead *next;
     for (_tg_gchead *g = (_tg_gchead *)unreach->gc_next; g != unreach; g = next) {
         next = (_tg_gchead *)g->gc_next;
@@ -641,11 +646,15 @@ static void bulk_delete(_tg_gchead *unreach)
         const tg_type *t = o->ob_type;
         g->gc_next = g->gc_prev = 0;
         o->ob_gc_bits = 0;
-        if (count) _tg_gc_on_dealloc();
         t->destroy(o);                              /* nothing left to drop */
         t->release(o);
+        n++;
     }
     gc_list_init(unreach);
+    /* GIL mode: what n deallocations of containers do to count[0] (runtime/
+       object.c, destroy: one clamped decrement each; nothing allocated
+       in between). */
+    if (!_tg_ft()) _tg_gcs.count[0] = _tg_gcs.count[0] > n ? _tg_gcs.count[0] - n : 0;
 }
 
 /* ------------------------------------ free-threaded mode: split phases */
