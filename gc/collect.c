@@ -96,11 +96,6 @@ typedef struct ctx {
                                   the collector's own (split recount) */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
-    /* phase 1 of a collection (not the recount): tuples found to hold only
-       atoms and untracked tuples, untracked after phase 2 if they survive */
-    tg_obj **pend;
-    size_t   npend, cappend;
-    bool     pend_failed;      /* the vector could not grow: stop collecting them */
     /* phase 2: what the tentative objects hold (a superset of the
        unreachable set's), so that phases 3-6 are skipped without a scan */
     uint16_t tent_flags;       /* ob_flags or-ed (weakrefs) */
@@ -207,42 +202,29 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
 static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
 
 /* Untracking tuples that can never be part of a cycle (CPython does the
-   same): every item is an atom or a tuple untracked (or about to be). During
-   the first count such a tuple carries GC_REFS | GC_TENT — TENT has no other
-   meaning in phase 1 — and is remembered in x->pend; after phase 2 the
-   survivors among them are untracked (tuple_untrack_survivors), as CPython
-   untracks the young survivors after move_unreachable. Tuples are built
-   children first, so the list's order untracks a whole tree of tuples in one
-   walk. Without this, tuple trees (binary-trees) stay in the old generation
-   and every full collection walks them again. Checked inside the count walk:
-   a separate walk over the set cost a pass over memory per collection. */
+   same): every item is an atom or an untracked tuple. Done inside the count
+   walk — a walk of its own cost a pass over memory per collection — as the
+   walk meets each tuple, before anything is classified (as the separate
+   walk did): such a tuple is not counted as garbage. Tuples are built
+   children first, so the list's order untracks a whole tree of tuples in
+   one walk. Without this, tuple trees (binary-trees) stay in the old
+   generation and every full collection walks them again. */
 static inline bool may_be_tracked(const tg_obj *c)
 {
     if (!_tg_is_gc(c)) return false;
-    uint8_t b = c->ob_gc_bits;
-    if (_tg_kind_of(c) == _TG_K_TUPLE)
-        return (b & GC_TRACKED) && (b & (GC_REFS | GC_TENT)) != (GC_REFS | GC_TENT);
-    return (c->ob_type->flags & TG_TYPE_GC) || (b & GC_TRACKED);
-}
-
-static TG_NOINLINE void tuple_pend(tg_obj *o, ctx *x)
-{
-    if (x->npend == x->cappend) {
-        size_t cap = x->cappend ? 2 * x->cappend : 256;
-        tg_obj **v = realloc(x->pend, cap * sizeof *v);
-        if (!v) { x->pend_failed = true; return; }
-        x->pend = v;
-        x->cappend = cap;
-    }
-    x->pend[x->npend++] = o;
-    o->ob_gc_bits |= GC_TENT;
+    if (_tg_kind_of(c) == _TG_K_TUPLE) return (c->ob_gc_bits & GC_TRACKED) != 0;
+    return (c->ob_type->flags & TG_TYPE_GC) || (c->ob_gc_bits & GC_TRACKED);
 }
 
 /* gc_refs of every member of list = count - references from the set.
-   tuples: the first count of a collection (see may_be_tracked). */
+   tuples: the first count of a collection, which untracks tuples of atoms.
+   Unlinking during phase 1 only needs the forward links: no gc_prev is a
+   link during phases 1-2 except the list head's (its tail), which classify
+   uses; classify rebuilds every other one. */
 static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples)
 {
-    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
+    _tg_gchead *prev = list, *g;
+    for (g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         __builtin_prefetch((const void *)g->gc_next);
         uint8_t nb = x->fresh[o->ob_gc_bits];
@@ -252,42 +234,27 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
         }
         if (tuples && o->ob_type->kind == _TG_K_TUPLE) {
             _tg_tuple *tu = (_tg_tuple *)o;
-            bool atoms = !x->pend_failed;
-            for (size_t i = 0, n = tu->n; i < n; i++) {
-                tg_obj *c = tu->items[i];
-                if (!c) { atoms = false; continue; }   /* being filled: CPython keeps it */
-                refs_dec(c, x);
-                if (atoms && may_be_tracked(c)) atoms = false;
+            size_t i = 0, n = tu->n;
+            /* (a NULL item: being filled; CPython keeps such a tuple) */
+            while (i < n && tu->items[i] && !may_be_tracked(tu->items[i])) i++;
+            if (i == n) {
+                /* Untracked: out of the forward chain, and no longer a
+                   member for parents met later. Its children are atoms or
+                   untracked tuples: nothing of the set to count down. */
+                _tg_gchead *next = (_tg_gchead *)g->gc_next;
+                prev->gc_next = (uintptr_t)next;
+                if (next == list) list->gc_prev = (uintptr_t)prev;
+                g->gc_next = g->gc_prev = 0;
+                o->ob_gc_bits = 0;
+                g = prev;
+                continue;
             }
-            if (atoms) tuple_pend(o, x);
-            continue;
         }
         for_each_child(o, x, refs_dec, visit_refs_dec);
     }
 }
 static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false); }
 static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true); }
-
-/* After phase 2: untrack the remembered tuples that survived (bits: the
-   survivors' keep_bits; the others are unreachable and are freed with their
-   cycle). Returns how many. */
-static size_t tuple_untrack_survivors(ctx *x)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < x->npend; i++) {
-        tg_obj *o = x->pend[i];
-        if (o->ob_gc_bits != x->keep_bits) continue;
-        _tg_gchead *g = _tg_as_gc(o);
-        gc_list_remove(g);
-        g->gc_next = g->gc_prev = 0;
-        o->ob_gc_bits = 0;
-        n++;
-    }
-    free(x->pend);
-    x->pend = NULL;
-    x->npend = x->cappend = 0;
-    return n;
-}
 
 /* ----------------------------------------------------- phase 2: classify */
 
@@ -801,9 +768,6 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
 
     ctx x;
     x.bias = 0;
-    x.pend = NULL;
-    x.npend = x.cappend = 0;
-    x.pend_failed = false;
     x.tent_flags = 0;
     x.tent_finalize = x.tent_nobulk = false;
 
@@ -815,10 +779,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     _tg_gchead unreach;
     gc_list_init(&unreach);
     count_refs_first(work, &x);
-    for (size_t i = 0; i < x.npend; i++)                /* the marker off: classify reads TENT */
-        x.pend[i]->ob_gc_bits &= (uint8_t)~GC_TENT;
     size_t kept = classify(work, &unreach, &x);
-    kept -= tuple_untrack_survivors(&x);
     if (gen == GC_NGENS - 1) s->parity ^= GC_PARITY;   /* survivors now carry the clean parity */
     if (old != gen) gc_list_merge(work, &s->gen_head[old]);
     if (gen == GC_NGENS - 2) s->long_lived_pending += (long)kept;
