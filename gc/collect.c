@@ -9,7 +9,10 @@
  *                it; every reference from a member of the set subtracts one.
  *                Afterwards gc_refs > 0 means "referenced from outside".
  *                A gc_refs below zero is an embedder's missing incref: abort
- *                with "refcount too small", naming the object.
+ *                with "refcount too small", naming the object. The walk
+ *                also untracks tuples of atoms as it meets them, and gives
+ *                young objects spliced in by the free-threaded collector
+ *                their plain bits (the fresh table).
  *   2. classify  One walk, in list order. An object with gc_refs > 0, or
  *                marked, is reachable: its children in the set are marked
  *                (those the walk already passed go back to the list's tail),
@@ -18,6 +21,9 @@
  *                also takes it out of the set. Anything else moves to a
  *                tentative list; what is still there at the end is the
  *                unreachable set. Survivors move up one generation in O(1).
+ *                It notes what the tentative objects hold (finalizers,
+ *                weakrefs, types other than list and tuple), so that 3-6
+ *                are skipped without a scan and 7 may free the set whole.
  *   3. legacy    Objects with a legacy finalizer (TG_TYPE_LEGACY_DEL), and
  *                everything they reach, leave the unreachable set: the legacy
  *                ones go to tg_gc_garbage(); all of them survive.
@@ -33,7 +39,9 @@
  *   7. clear     Each remaining object's clear drops its references;
  *                refcounting frees the set. An object that outlives its clear
  *                survives. With TG_GC_DEBUG_SAVEALL they go to the garbage
- *                list instead.
+ *                list instead. The common garbage (lists and tuples only,
+ *                no finalizer, no weakref, no hot count, no SAVEALL) is
+ *                freed whole instead, without counting down (bulk_delete).
  *   8. callbacks The queued weakref callbacks run: everything in the garbage
  *                is gone, every weakref to it reads None.
  *
@@ -58,6 +66,12 @@
  *             reference — those that die are untracked from there by
  *             whichever thread frees them, the rest survive;
  *   8.        weakref callbacks, world running.
+ *
+ * The common garbage (bulk_ok) takes neither the extra references nor a
+ * second pause: after step 4 the world restarts and bulk_delete frees the
+ * set. It stays private without the extra reference: nothing outside can
+ * reach a member and no member is ever counted down, so no thread can be
+ * handed one to free or untrack.
  *
  * Invariants of the split: (a) between the pauses the unreachable and final
  * lists are private to the collector, and no object on them can be freed or

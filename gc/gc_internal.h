@@ -56,6 +56,13 @@
  *   gc_next is not 0 and frees it. Only the slot's owner or a thread with the
  *   world stopped pops the queue, so a linked zombie popped is always on the
  *   popper's list (or the world is stopped).
+ *   A thread that makes a zombie sets young_slots[s].zombies right after
+ *   (before any safepoint). The collector, world stopped, splices a list
+ *   whose flag is clear in O(1) without rewriting its objects' bits —
+ *   generation 0 then holds GC_LOCAL objects until the collection's count
+ *   walk, which meets every one, rewrites them (gc/collect.c, the fresh
+ *   table); nothing else reads those bits before, and the world does not
+ *   run before. A flagged list is walked: zombies unlinked, bits rewritten.
  *   Objects of generations 1, 2, 3 and of the global generation 0 (threads
  *   without a slot, lists of exited threads) are under track_lock.
  *   Threads beyond GC_NSLOTS - 1 use the global generation 0 (locked).
@@ -65,7 +72,9 @@
  *   Outside a collection gc_next/gc_prev are plain list links.
  *   Phase 1 (count):    an object of the set whose GC_REFS bit is set keeps
  *                       gc_refs (intptr_t) in gc_prev; its gc_next is still
- *                       the list link. Nothing may unlink an object now.
+ *                       the list link. Only the count walk itself unlinks
+ *                       (a tuple it untracks), from the forward chain and
+ *                       the list head's tail link alone.
  *   Phase 2 (classify): objects found reachable get gc_prev rewritten to the
  *                       previous kept object as the walk passes them (the
  *                       survivors' list is rebuilt in place, no moves);
