@@ -818,3 +818,63 @@ Test(gc_ft, zombie_not_yet_queued_when_a_collection_starts)
     cr_assert_eq(tg_gc_collect(-1), 0);
     fini_ft();
 }
+
+/* The common garbage (lists and tuples) is freed whole with the world
+   running (gc/collect.c, bulk_delete), also when its members belong to
+   other threads that are running: here every cycle joins a list of this
+   thread to one another thread made (swapped through shared slots), with
+   a tuple in between and an outside object they hold, while automatic
+   collections run from any thread. Nothing may leak (fini_ft), be freed
+   twice, or be freed while referenced (ASan); the outside objects keep
+   exactly their own references. */
+enum { XT_SLOTS = 8, XT_THREADS = 4, XT_ROUNDS = 3000 };
+static _Atomic(tg_obj *) xt_slot[XT_SLOTS];
+static tg_obj *xt_outside[XT_THREADS];
+
+static void cross_cycle_fn(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    uint32_t r = 2463534242u + (uint32_t)me;
+    for (int i = 0; i < XT_ROUNDS; i++) {
+        r ^= r << 13; r ^= r >> 17; r ^= r << 5;
+        tg_obj *a = tg_list_new(0), *c = tg_list_new(0);
+        WCHECK(a && c);
+        if (!a || !c) return;
+        tg_obj *b = atomic_exchange(&xt_slot[r % XT_SLOTS], c);   /* c's reference goes to the slot */
+        if (!b) { tg_decref(a); continue; }
+        tg_obj *t = tg_tuple(2, b, xt_outside[r % XT_THREADS]);
+        WCHECK(t != NULL);
+        if (!t) { tg_decref(a); tg_decref(b); return; }
+        WCHECK(tg_list_append(a, t) == 0);               /* a -> (b, outside) */
+        WCHECK(tg_list_append(b, a) == 0);               /* b -> a */
+        tg_decref(t);
+        tg_decref(a);
+        tg_decref(b);
+        if (i % 64 == 0) tg_safepoint();
+    }
+}
+
+Test(gc_ft, common_garbage_across_threads, .timeout = 120)
+{
+    init_ft();
+    tg_gc_collect(-1);
+    tg_gc_set_threshold(100, 10, 10);
+    for (int i = 0; i < XT_SLOTS; i++) atomic_store(&xt_slot[i], NULL);
+    for (int i = 0; i < XT_THREADS; i++) xt_outside[i] = OK(tg_list_new(0));
+    thr w[XT_THREADS];
+    for (int i = 0; i < XT_THREADS; i++) { w[i] = (thr){ .fn = cross_cycle_fn, .arg = (void *)(intptr_t)i }; spawn(&w[i]); }
+    for (int i = 0; i < XT_THREADS; i++) join_released(&w[i]);
+    for (int i = 0; i < XT_SLOTS; i++) {
+        tg_obj *o = atomic_exchange(&xt_slot[i], NULL);
+        if (o) tg_decref(o);
+    }
+    collect_twice();
+    for (int i = 0; i < XT_THREADS; i++) {
+        cr_assert_eq(tg_refcount(xt_outside[i]), 1, "outside list %d: %ld references", i, (long)tg_refcount(xt_outside[i]));
+        tg_decref(xt_outside[i]);
+    }
+    tg_gc_stats st[3];
+    tg_gc_get_stats(st);
+    cr_assert_gt(st[0].collections, 10, "automatic collections ran");
+    fini_ft();
+}
