@@ -720,9 +720,14 @@ TG_API tg_obj *tg_gc_get_referents(tg_obj *o)
     if (!o) { _tg_err_set(TG_ERR_VALUE, "tg_gc_get_referents: NULL object"); return NULL; }
     tg_obj *r = tg_list_new(0);
     if (!r) return NULL;
-    if (_tg_is_gc(o) && o->ob_type->traverse && _tg_gc_traverse(o, visit_append, r) < 0) {
-        tg_decref(r);
-        return NULL;
+    if (_tg_is_gc(o) && o->ob_type->traverse) {
+        /* free-threaded mode: under o's own lock, which its mutators take
+           (and which revokes its owner's bias, sync/bias.c) */
+        tg_critical_section cs;
+        _tg_cs_begin(&cs, o, NULL);
+        int rc = _tg_gc_traverse(o, visit_append, r);
+        _tg_cs_end(&cs);
+        if (rc < 0) { tg_decref(r); return NULL; }
     }
     return r;
 }

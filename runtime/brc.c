@@ -375,6 +375,23 @@ bool _tg_resurrect_end(tg_obj *o)
     return n != _TG_REF_MERGED;
 }
 
+/* -------------------------------------------------- owner-biased locks */
+
+int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o)
+{
+    int r = -1;
+    pthread_rwlock_rdlock(&brc_lock);
+    for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
+        if (f->tid != tid) continue;
+        /* seq_cst (at least acquire: pairs with the owner's release store
+           leaving the section; seq_cst for the TSan build's Dekker pairing) */
+        r = __atomic_load_n(f->bias_slot, __ATOMIC_SEQ_CST) == o;
+        break;
+    }
+    pthread_rwlock_unlock(&brc_lock);
+    return r;
+}
+
 /* -------------------------------------------------------- thread life */
 
 int _tg_ft_thread_init(_tg_tstate *ts)
@@ -384,6 +401,7 @@ int _tg_ft_thread_init(_tg_tstate *ts)
     f->ts = ts;
     f->tid = ts->tid;
     f->qlock = (_tg_spinlock)_TG_SPINLOCK_INIT;
+    f->bias_slot = &_tg_tls_bias;
     pthread_rwlock_wrlock(&brc_lock);
     f->next = brc_threads;
     brc_threads = f;

@@ -88,11 +88,15 @@ static tg_obj *deep(tg_obj *o, memo *m, int depth);
 
 static tg_obj *deep_list(tg_obj *o, memo *m, int depth)
 {
-    _tg_list *src = (_tg_list *)o;
-    tg_obj *l = tg_list_new(src->len);
+    tg_obj *l = tg_list_new(tg_list_len(o));
     if (!l || memo_put(m, o, l) < 0) { tg_xdecref(l); return NULL; }
-    for (size_t i = 0; i < src->len; i++) {     /* src may change length under a copy */
-        tg_obj *c = deep(src->items->item[i], m, depth + 1);
+    /* src may change length under a copy (a finalizer, another thread):
+       read it through tg_list_get, which is safe against both */
+    for (size_t i = 0; i < tg_list_len(o); i++) {
+        tg_obj *x = tg_list_get(o, (ptrdiff_t)i);
+        if (!x) { tg_error_clear(); break; }   /* shrank since the length check */
+        tg_obj *c = deep(x, m, depth + 1);
+        tg_decref(x);
         if (!c || tg_list_append(l, c) < 0) { tg_xdecref(c); tg_decref(l); return NULL; }
         tg_decref(c);
     }

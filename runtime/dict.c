@@ -17,6 +17,7 @@
  */
 #include "runtime/internal.h"
 #include "sync/chaos.h"
+#include "sync/sync.h"
 
 #define DKIX_EMPTY (-1)
 #define DKIX_DUMMY (-2)
@@ -75,8 +76,26 @@ static _tg_dkeys *dk_new(uint8_t log2)
     return k;
 }
 
+/* Inside an owner-biased section (sync/bias.c) nothing may run that could
+   block or reach a safepoint: only comparisons that are plain data compares
+   (numbers, strings, bytes, or types without an embedder `eq`, which compare
+   unequal) are made there; any other needs the lock (DK_NEEDS_LOCK). */
+#define DK_NEEDS_LOCK (-4)
+static bool eq_is_plain(const tg_obj *a, const tg_obj *b)
+{
+    _tg_kind ka = _tg_kind_of(a), kb = _tg_kind_of(b);
+    bool na = ka == _TG_K_INT || ka == _TG_K_BOOL || ka == _TG_K_FLOAT;
+    bool nb = kb == _TG_K_INT || kb == _TG_K_BOOL || kb == _TG_K_FLOAT;
+    if (na && nb) return true;
+    if (a->ob_type == b->ob_type) return ka == _TG_K_STR || ka == _TG_K_BYTES;
+    bool ea = a->ob_type->eq && !(a->ob_type->flags & _TG_TPF_BUILTIN);
+    bool eb = b->ob_type->eq && !(b->ob_type->flags & _TG_TPF_BUILTIN);
+    return !ea && !eb;
+}
+
 /* Find key: the entry's position, or DKIX_EMPTY; *slot gets the index slot.
-   -2 + *err on a failing comparison; -3 if the table changed under it. */
+   -2 + *err on a failing comparison; -3 if the table changed under it;
+   DK_NEEDS_LOCK inside a biased section when a comparison could run code. */
 static int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
 {
     _tg_dkeys *k = *kp;
@@ -90,6 +109,7 @@ static int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot
             tg_obj *ek = e[ix].key;
             if (ek == key) { *slot = i; return ix; }
             if (e[ix].hash == hash) {
+                if (_tg_tls_bias && !eq_is_plain(ek, key)) return DK_NEEDS_LOCK;
                 /* Hold the key: the comparison may drop the entry. */
                 tg_incref(ek);
                 int r = tg_eq(ek, key);
@@ -146,7 +166,10 @@ static int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
     }
     (void)used;
     __atomic_store_n(kp, nk, __ATOMIC_RELEASE);     /* published to lock-free readers */
-    if (old && _tg_ft()) _tg_qsbr_retire(old); else if (old) tg_mem_free(old);
+    /* Lock-free readers may hold the old table — except inside its owner's
+       biased section (sync/bias.c: readers revoke the bias first). */
+    if (old && _tg_ft() && !(_tg_tls_bias && &((_tg_dict *)_tg_tls_bias)->keys == kp)) _tg_qsbr_retire(old);
+    else if (old) tg_mem_free(old);
     return 0;
 }
 
@@ -165,6 +188,7 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
     int err = 0;
     if (*kp) {
         int64_t ix = dk_lookup_stable(kp, key, hash, &slot, &err);
+        if (ix == DK_NEEDS_LOCK) return -2;
         if (err) return -1;
         if (ix >= 0) {
             _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
@@ -197,6 +221,7 @@ int _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash)
     size_t slot;
     int err = 0;
     int64_t ix = dk_lookup_stable(kp, key, hash, &slot, &err);
+    if (ix == DK_NEEDS_LOCK) return -2;
     if (err) return -1;
     if (ix < 0) return 0;
     _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
@@ -293,6 +318,7 @@ TG_API size_t tg_dict_len(tg_obj *o)
 static tg_obj *dict_get_lockfree(_tg_dict *d, tg_obj *key, int64_t hash, int *retry)
 {
     _tg_safepoint_check();
+    _tg_bias_claim((tg_obj *)d);            /* another thread's biased dict: revoke first */
     _tg_dkeys *k = __atomic_load_n(&d->keys, __ATOMIC_ACQUIRE);
     *retry = 0;
     if (!k) return NULL;
@@ -340,6 +366,11 @@ TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
     if (!_tg_ft()) return _tg_dk_set(&d->keys, &d->used, key, h, value);
+    if (_tg_bias_enter(o)) {                 /* the owner, bias standing: no lock */
+        int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
+        _tg_bias_exit();
+        if (r != -2) return r;               /* -2: a comparison needs the lock */
+    }
     tg_critical_section cs;
     _tg_cs_begin(&cs, o, NULL);
     int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
@@ -397,10 +428,17 @@ TG_API int tg_dict_del(tg_obj *o, tg_obj *key)
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
-    tg_critical_section cs;
-    if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
-    int r = _tg_dk_del(&d->keys, &d->used, key, h);
-    if (_tg_ft()) _tg_cs_end(&cs);
+    int r = -2;
+    if (_tg_ft() && _tg_bias_enter(o)) {     /* the owner, bias standing: no lock */
+        r = _tg_dk_del(&d->keys, &d->used, key, h);
+        _tg_bias_exit();
+    }
+    if (r == -2) {                           /* -2: not tried, or a comparison needs the lock */
+        tg_critical_section cs;
+        if (_tg_ft()) _tg_cs_begin(&cs, o, NULL);
+        r = _tg_dk_del(&d->keys, &d->used, key, h);
+        if (_tg_ft()) _tg_cs_end(&cs);
+    }
     if (r == 0) { _tg_err_set(TG_ERR_KEY, "key not found"); return -1; }
     return r < 0 ? -1 : 0;
 }

@@ -25,6 +25,8 @@ typedef struct _tg_ft_tstate {
     /* hot objects: this thread's counts, indexed like the hot table */
     int64_t              *hot;
     size_t                nhot;
+    /* owner-biased locks (sync/bias.c): the thread's _tg_tls_bias */
+    tg_obj *const        *bias_slot;
     /* contention detector: last object whose shared-count CAS failed */
     tg_obj               *suspect;
     unsigned              suspect_fails;
@@ -35,6 +37,9 @@ typedef struct _tg_ft_tstate {
     bool                  rcu_registered;
 } _tg_ft_tstate;
 
+/* Owner-biased locks: 1 if thread `tid` is registered and its bias slot
+   holds o (acquire), 0 if it does not, -1 if no such thread is registered. */
+TG_INTERNAL int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o);
 TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_online(_tg_tstate *ts);

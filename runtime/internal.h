@@ -287,6 +287,7 @@ typedef struct _tg_runtime {
     uintptr_t     next_tid;
     int64_t       live_retired;         /* live_delta of threads that detached */
     size_t        live_at_fini;
+    uint8_t       obj_lock_birth;       /* ob_mutex of a new object (sync/bias.c) */
 } _tg_runtime;
 extern TG_INTERNAL _tg_runtime _tg_rt;
 

@@ -12,6 +12,7 @@
  */
 #include "runtime/internal.h"
 #include "sync/chaos.h"
+#include "sync/sync.h"
 
 static void items_free(_tg_items *it) { tg_mem_free(it); }
 
@@ -108,15 +109,23 @@ static int list_reserve(_tg_list *l, size_t need)
     size_t ncap = need + (need >> 3) + 6;
     ncap &= ~(size_t)3;
     if (ncap < need) ncap = need;
-    if (!_tg_ft()) {
+    /* The owner's biased section (sync/bias.c): no other thread reads the
+       list (a reader revokes the bias first, and waits for this section to
+       end), so the block may move as in GIL mode — doubling still, and the
+       new slots zeroed, because lock-free readers will see this block once
+       the bias is revoked. */
+    bool biased = _tg_ft() && _tg_tls_bias == &l->base;
+    if (!_tg_ft() || biased) {
+        if (biased && ncap < 2 * cap) ncap = 2 * cap;
         if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
             _tg_err_set(TG_ERR_OVERFLOW, "list too long");
             return -1;
         }
         _tg_items *grown = tg_mem_realloc(l->items, sizeof(_tg_items) + ncap * sizeof(tg_obj *));
         if (!grown) { _tg_err_nomem(); return -1; }
+        if (biased) memset(grown->item + cap, 0, (ncap - cap) * sizeof(tg_obj *));
         grown->cap = ncap;
-        l->items = grown;
+        __atomic_store_n(&l->items, grown, __ATOMIC_RELEASE);
         return 0;
     }
     /* Free-threaded mode copies the items into a new block at every growth
@@ -197,6 +206,7 @@ static tg_obj *list_get_lockfree(tg_obj *o, ptrdiff_t i)
 {
     _tg_list *l = (_tg_list *)o;
     _tg_safepoint_check();
+    _tg_bias_claim(o);                      /* another thread's biased list: revoke first */
     _tg_items *it = __atomic_load_n(&l->items, __ATOMIC_ACQUIRE);
     size_t len = __atomic_load_n(&l->len, __ATOMIC_ACQUIRE);
     ptrdiff_t j = i;
@@ -329,11 +339,15 @@ static int tg_list_clear_impl(tg_obj *o)
 
 /* ------------------------------------------------ free-threaded locking
    Every mutation runs under the list's own lock (ob_mutex) in free-threaded
-   mode; in GIL mode one predictable branch is the only cost. tg_list_extend
-   locks both lists in address order. */
+   mode — or, for the list's owner while its bias stands, in a biased section
+   (sync/bias.c: a thread-local store instead of two atomics; the mutations
+   below defer their decrefs and never block, as a biased section requires).
+   In GIL mode one predictable branch is the only cost. tg_list_extend locks
+   both lists in address order. */
 
 #define LOCKED1(o, T, call) do {                                            \
         if (!_tg_ft() || !(o) || _tg_kind_of(o) != _TG_K_LIST) return call;   \
+        if (_tg_bias_enter(o)) { T r_ = call; _tg_bias_exit(); return r_; }   \
         tg_critical_section cs_; _tg_cs_begin(&cs_, (o), NULL);              \
         T r_ = call; _tg_cs_end(&cs_); return r_; } while (0)
 

@@ -62,7 +62,7 @@ tg_obj *_tg_obj_alloc(const tg_type *t, size_t size)
     }
     tg_obj *o = (tg_obj *)mem;
     o->ob_flags = 0;
-    o->ob_mutex.v = 0;
+    o->ob_mutex.v = _tg_rt.obj_lock_birth;   /* biased to its creator (sync/bias.c) */
     o->ob_gc_bits = 0;
     o->ob_type = t;
     init_counts(o);
@@ -108,7 +108,7 @@ tg_obj *_tg_obj_reuse(_tg_freelist *fl)
     if (!o) return NULL;
     if (_tg_is_gc(o)) memset(_tg_as_gc(o), 0, sizeof(_tg_gchead));
     o->ob_flags = 0;
-    o->ob_mutex.v = 0;
+    o->ob_mutex.v = _tg_rt.obj_lock_birth;   /* biased to its creator (sync/bias.c) */
     o->ob_gc_bits = 0;
     init_counts(o);
     _tg_tstate *ts = _tg_ts();

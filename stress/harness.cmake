@@ -32,7 +32,9 @@ endif()
 #   TG_PLANT_RACE=1     tg_list_append drops the GIL between reading the
 #                       length and storing the item (GIL mode, lost update)
 #   TG_PLANT_FT_RACE=1  tg_list_append without the list's lock (free-threaded)
-# (runtime/list.c has both switches.)
+#   TG_PLANT_BIAS_RACE=1  revoking an owner-biased lock does not wait for the
+#                       owner's lock-free section to end (free-threaded)
+# (runtime/list.c has the first two switches, sync/bias.c the third.)
 get_target_property(_tgs_lib_srcs tangle_objs SOURCES)
 function(tgs_planted_build name macro output)
   add_library(${name}_objs OBJECT ${_tgs_lib_srcs})
@@ -51,6 +53,7 @@ function(tgs_planted_build name macro output)
 endfunction()
 tgs_planted_build(tangle_stress_planted TG_PLANT_RACE tangle-stress-planted)
 tgs_planted_build(tangle_stress_ft_planted TG_PLANT_FT_RACE tangle-stress-ft-planted)
+tgs_planted_build(tangle_stress_bias_planted TG_PLANT_BIAS_RACE tangle-stress-bias-planted)
 
 # ------------------------------------------------------------------- tests
 if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
@@ -83,5 +86,14 @@ if(TANGLE_BUILD_TESTS AND TANGLE_CHAOS)
            COMMAND $<TARGET_FILE:tangle_stress_ft_planted> stress --scenario ft_append_exact
                    --mode ft --threads 4 --chaos --seconds 5 --seed 1)
   set_tests_properties(stress_detects_planted_ft_race PROPERTIES
+    LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
+  # Owner-biased locks: a revoker that does not wait for the owner's biased
+  # section races with it (two writers on one list or dict). 2 threads, no
+  # chaos (its sleeps make revocations rarer: caught in 6-10 s with it,
+  # 0.02-1 s without, debug build), 10-second budget.
+  add_test(NAME stress_detects_planted_bias_race
+           COMMAND $<TARGET_FILE:tangle_stress_bias_planted> stress --scenario ft_bias_revoke
+                   --mode ft --threads 2 --seconds 10 --seed 1)
+  set_tests_properties(stress_detects_planted_bias_race PROPERTIES
     LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
 endif()

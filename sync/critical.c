@@ -30,6 +30,12 @@
  * unlocks), and resuming a nested section resumes the owner with it, so the
  * operation inside never runs without the lock.
  *
+ * Owner-biased locks (sync/bias.c): the object's owner mutates it without
+ * the lock while the bias stands; begin revokes the bias before it locks an
+ * object it does not own, so the lock excludes the owner's lock-free path
+ * too. The owner's own sections keep the bias: its lock-free mutations and
+ * its sections run on one thread, one after the other.
+ *
  * Blocking on a contended lock: the section is pushed with its objects
  * cleared (so a suspend/resume while we wait does not touch them), the
  * thread releases (which suspends the outer sections), blocks in
@@ -98,6 +104,10 @@ TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
     cs->a = cs->b = NULL;                   /* nothing to suspend/resume yet */
     cs->prev = (tg_critical_section *)*top_slot(ts);
     *top_slot(ts) = (uintptr_t)cs;
+    /* Another thread may be running a biased section on a or b (its owner's
+       lock-free path, sync/bias.c): revoke the bias first. */
+    _tg_bias_claim(a);
+    if (b) _tg_bias_claim(b);
     lock_detached(ts, &a->ob_mutex);
     if (b) lock_detached(ts, &b->ob_mutex);
     cs->a = a; cs->b = b;

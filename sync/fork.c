@@ -71,6 +71,9 @@ static void child(void)
     pthread_mutex_init(&_tg_rt.registry_lock, NULL);
     _tg_stw_fork_child();
     _tg_parking_fork_child();
+    /* membarrier() registration belongs to the address space: register the
+       child's (a no-op where the kernel copies it) */
+    if (_tg_ft()) _tg_bias_runtime_init();
     if (_tg_ft()) _tg_ft_fork_child(me);
 
     /* 2. one thread remains */

@@ -2,11 +2,15 @@
  * sync/mutex.c — tg_mutex (one byte, zero = unlocked) and the parking lot.
  *
  * The byte:  bit 0 LOCKED, bit 1 PARKED (some thread is, or is about to be,
- * asleep in the parking lot on this address).
+ * asleep in the parking lot on this address). The bits above belong to the
+ * object that embeds the mutex (an object lock's bias state, sync/bias.c):
+ * every transition here keeps them as they are, and they may be set by
+ * another thread at any time.
  *
- *   lock   fast path: CAS 0 -> LOCKED (acquire). One atomic.
- *   unlock fast path: CAS LOCKED -> 0 (release). One atomic. Fails only
- *          when PARKED is set: then the slow path wakes a waiter.
+ *   lock   fast path: load, then CAS v -> v|LOCKED (acquire) when LOCKED is
+ *          clear. One atomic.
+ *   unlock fast path: load, then CAS v -> v&~LOCKED (release) when PARKED is
+ *          clear. One atomic. With PARKED set the slow path wakes a waiter.
  *
  * Lock slow path: spin with exponential backoff (ck_backoff) for
  * _TG_MUTEX_SPIN tries — most critical sections are shorter than a sleep —
@@ -135,14 +139,15 @@ static TG_NOINLINE void unlock_slow(tg_mutex *m)
         /* hand-off: stays LOCKED; release so the new owner (acquire on its
            futex word) sees our critical section */
         how = 2;
-        __atomic_store_n(&m->v, (uint8_t)(M_LOCKED | (more ? M_PARKED : 0)), __ATOMIC_RELEASE);
-    } else {
-        /* release: the critical section happens before the next locker's
-           acquire CAS. Nobody else clears LOCKED, and setting PARKED needs
-           LOCKED set, so a plain store cannot lose a concurrent update...
-           except a spinner's CAS 0 -> LOCKED, impossible while we hold it. */
-        __atomic_store_n(&m->v, (uint8_t)(more ? M_PARKED : 0), __ATOMIC_RELEASE);
     }
+    /* A CAS loop, not a store: a waiter may set PARKED and the object may
+       set its own bits (above PARKED) meanwhile. release: the critical
+       section happens before the next locker's acquire (hand-off: before
+       the new owner's acquire load of its futex word). */
+    uint8_t v = __atomic_load_n(&m->v, __ATOMIC_RELAXED), nv;
+    do {
+        nv = (uint8_t)((v & ~(M_LOCKED | M_PARKED)) | (how == 2 ? M_LOCKED : 0) | (more ? M_PARKED : 0));
+    } while (!__atomic_compare_exchange_n(&m->v, &v, nv, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
     if (w) {
         /* release: pairs with the waiter's acquire load of its futex word */
         atomic_store_explicit(&w->futex, how, memory_order_release);
@@ -178,7 +183,7 @@ static TG_NOINLINE void lock_slow(tg_mutex *m)
                 continue;
         }
         if (!since) since = _tg_now_ns();
-        if (park(&m->v, M_LOCKED | M_PARKED, since) == 2)
+        if (park(&m->v, (uint8_t)(v | M_LOCKED | M_PARKED), since) == 2)
             return;                    /* handed over: we own it */
     }
 }
@@ -186,26 +191,30 @@ static TG_NOINLINE void lock_slow(tg_mutex *m)
 TG_API void tg_mutex_lock(tg_mutex *m)
 {
     TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_ACQUIRE);
-    uint8_t expected = 0;
+    uint8_t v = __atomic_load_n(&m->v, __ATOMIC_RELAXED);
     /* acquire: see the previous critical section's writes */
-    if (TG_LIKELY(__atomic_compare_exchange_n(&m->v, &expected, M_LOCKED, false,
-                                              __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+    if (TG_LIKELY(!(v & M_LOCKED))
+        && TG_LIKELY(__atomic_compare_exchange_n(&m->v, &v, (uint8_t)(v | M_LOCKED), false,
+                                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
         return;
     lock_slow(m);
 }
 
 TG_API void tg_mutex_unlock(tg_mutex *m)
 {
-    uint8_t expected = M_LOCKED;
-    /* release: publish this critical section to the next holder */
-    if (TG_LIKELY(__atomic_compare_exchange_n(&m->v, &expected, 0, false,
-                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED))) {
-        TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_RELEASE);
-        return;
-    }
+    uint8_t v = __atomic_load_n(&m->v, __ATOMIC_RELAXED);
+    /* release: publish this critical section to the next holder. Retried
+       when only the object's own bits changed under us. */
+    while (TG_LIKELY(!(v & M_PARKED))) {
 #if TG_DEBUG >= 1
-    if (!(expected & M_LOCKED)) _tg_fatal("tg_mutex_unlock: mutex %p is not locked", (void *)m);
+        if (!(v & M_LOCKED)) _tg_fatal("tg_mutex_unlock: mutex %p is not locked", (void *)m);
 #endif
+        if (TG_LIKELY(__atomic_compare_exchange_n(&m->v, &v, (uint8_t)(v & ~M_LOCKED), false,
+                                                  __ATOMIC_RELEASE, __ATOMIC_RELAXED))) {
+            TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_RELEASE);
+            return;
+        }
+    }
     unlock_slow(m);
 }
 

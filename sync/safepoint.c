@@ -87,6 +87,7 @@ void _tg_sync_runtime_init(void)
     stw.requester = NULL;
     memset(&stw.stats, 0, sizeof stw.stats);
     _tg_gil_init();
+    _tg_bias_runtime_init();
     _tg_fork_install();
 }
 
@@ -397,8 +398,10 @@ int _tg_sync_test_set_mode(tg_mode mode)
     if (mode == TG_MODE_FREE_THREADED) {
         if (_tg_sync_of(ts)->holds_gil) _tg_gil_drop(ts);
         _tg_rt.mode = mode;
+        _tg_bias_runtime_init();
     } else {
         _tg_rt.mode = mode;
+        _tg_bias_runtime_init();
         _tg_gil_take(ts);
     }
     return 0;

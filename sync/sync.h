@@ -120,6 +120,88 @@ uint64_t _tg_now_ns(void);
 
 void _tg_parking_fork_child(void);          /* forget every waiter: they are gone */
 
+/* ------------------------------------------------------------- bias.c
+   Owner-biased object locks (free-threaded mode; docs/free-threading.md).
+   An object's lock (ob_mutex) is biased to the thread that created it: that
+   thread runs list and dict mutations without the lock, announcing the
+   object in its bias slot (a thread-local pointer) instead. Another thread
+   that wants the lock first revokes the bias, once per object, forever:
+   it sets _TG_BIAS_REVOKING in the lock byte, runs membarrier() (a full
+   fence on every running thread of the process, so the owner's slot store
+   and its re-check of the byte are ordered against ours) and waits until
+   the owner's slot no longer holds the object; then it sets
+   _TG_BIAS_SHARED and from then on everyone, the owner too, takes the lock.
+   tg_mutex (mutex.c) keeps these two bits through lock and unlock.
+
+   The owner's side is a plain store, a compiler barrier and a load — no
+   atomic read-modify-write. Under ThreadSanitizer, which does not know
+   membarrier(), both sides use sequentially consistent accesses instead.
+
+   A biased section must not block, detach or reach a safepoint: the revoker
+   spins on it (yielding, and detaching between tries after a while). List
+   and dict mutations qualify: in free-threaded mode they defer their
+   decrefs through QSBR, so no destructor runs inside. */
+enum { _TG_BIAS_REVOKING = 4, _TG_BIAS_SHARED = 8, _TG_BIAS_OFF = 12 };
+
+extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_bias TG_TLS_IE;
+
+#if defined(__SANITIZE_THREAD__)
+#  define _TG_BIAS_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define _TG_BIAS_TSAN 1
+#  endif
+#endif
+#ifdef _TG_BIAS_TSAN
+#  define _TG_BIAS_ORDER __ATOMIC_SEQ_CST
+#else
+#  define _TG_BIAS_ORDER __ATOMIC_RELAXED
+#endif
+
+/* Enter o's biased section: true when the calling thread owns o, o's bias
+   stands and the thread is not inside another biased section. Then the
+   caller mutates o without its lock and calls _tg_bias_exit. */
+static inline bool _tg_bias_enter(tg_obj *o)
+{
+    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != _tg_tls_tid
+        || (__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_BIAS_OFF)
+        || _tg_tls_bias)
+        return false;
+    __atomic_store_n(&_tg_tls_bias, o, _TG_BIAS_ORDER);
+    /* the revoker's membarrier() orders this store before the load below */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (TG_LIKELY(!(__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF)))
+        return true;
+    __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE);
+    return false;
+}
+
+/* release: the section's writes happen before a revoker's acquire load of
+   the slot that sees it empty */
+static inline void _tg_bias_exit(void) { __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE); }
+
+/* Before a thread locks o's ob_mutex, or reads o's contents without the
+   lock (tg_list_get, tg_dict_get): revoke o's bias if another live thread
+   may hold it. Cheap when there is nothing to do. Because readers revoke
+   too, a biased section knows that no other thread is looking at the
+   object: it may grow a list's block in place and free a dict's old key
+   table at once, as GIL mode does. */
+void _tg_bias_revoke_slow(tg_obj *o);
+static inline void _tg_bias_claim(tg_obj *o)
+{
+    if (TG_LIKELY(__atomic_load_n(&o->ob_mutex.v, __ATOMIC_ACQUIRE) & _TG_BIAS_SHARED)) return;
+    uintptr_t tid = __atomic_load_n(&o->ob_tid, __ATOMIC_ACQUIRE);
+    if (tid == _tg_tls_tid || tid == _TG_TID_SHARED) return;   /* no other thread can hold it */
+    _tg_bias_revoke_slow(o);
+}
+
+/* Runtime start (free-threaded mode): register for membarrier(); without it
+   objects are born with _TG_BIAS_SHARED set (plain locking). Again in a fork
+   child. */
+void _tg_bias_runtime_init(void);
+/* Number of revocations so far (statistics, tests). */
+TG_INTERNAL uint64_t _tg_bias_revocations(void);
+
 /* ------------------------------------------------------------- critical.c */
 
 /* Unlock every active critical section of ts (it is about to block), and

@@ -662,6 +662,167 @@ Test(ft, five_threads_append_exactly_50000)
     TG_END();
 }
 
+/* ------------------------------------------------- owner-biased locks
+   sync/bias.c: the creating thread mutates its lists and dicts without their
+   lock; the first other thread that locks or reads one revokes the bias
+   (once), after which everyone locks. */
+
+#include "sync/sync.h"
+
+static bool have_bias(void) { return _tg_rt.obj_lock_birth == 0; }
+static uint8_t lock_bits(const tg_obj *o) { return __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED); }
+
+static tg_obj *bs_list, *bs_dict;
+static void bias_other_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *v = tg_int(777);
+    WCHECK(tg_list_append(bs_list, v) == 0);     /* revokes the list's bias */
+    tg_obj *got = tg_dict_get(bs_dict, v);         /* a lock-free read revokes too */
+    WCHECK(got != NULL && tg_int_value(got) == 7);
+    tg_xdecref(got);
+    tg_decref(v);
+}
+
+Test(ft, bias_owner_mutates_without_lock_until_another_thread_uses_the_object, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    uint64_t before = _tg_bias_revocations();
+    bs_list = OK(tg_list_new(0));
+    bs_dict = OK(tg_dict_new());
+    if (!have_bias()) {
+        /* no membarrier() here: objects are born unbiased and always lock */
+        cr_assert_eq(lock_bits(bs_list) & _TG_BIAS_OFF, _TG_BIAS_SHARED);
+    }
+    for (int i = 0; i < 5000; i++) {             /* grows the block in place while biased */
+        tg_obj *v = tg_int(i);
+        cr_assert_eq(tg_list_append(bs_list, v), 0);
+        cr_assert_eq(tg_dict_set(bs_dict, v, v), 0);
+        tg_decref(v);
+    }
+    tg_obj *k = tg_int(777), *seven = tg_int(7);
+    cr_assert_eq(tg_dict_set(bs_dict, k, seven), 0);
+    cr_assert_eq(tg_dict_del(bs_dict, k), 0);
+    cr_assert_eq(tg_dict_set(bs_dict, k, seven), 0);
+    tg_obj *p = OK(tg_list_pop(bs_list, 0));
+    cr_assert_eq(tg_int_value(p), 0);
+    cr_assert_eq(tg_list_insert(bs_list, 0, p), 0);
+    tg_decref(p);
+    if (have_bias()) {
+        cr_assert_eq(lock_bits(bs_list), 0, "the owner's own mutations keep the bias (byte %#x)", lock_bits(bs_list));
+        cr_assert_eq(lock_bits(bs_dict), 0);
+        cr_assert_eq(_tg_bias_revocations(), before);
+    }
+    thr t = { .fn = bias_other_fn };
+    join_released(spawn(&t));
+    cr_assert_eq(atomic_load(&bad), 0);
+    if (have_bias()) {
+        cr_assert_eq(_tg_bias_revocations(), before + 2, "one revocation per object, got %" PRIu64,
+                     _tg_bias_revocations() - before);
+        cr_assert_eq(lock_bits(bs_list) & _TG_BIAS_OFF, _TG_BIAS_OFF);
+        cr_assert_eq(lock_bits(bs_dict) & _TG_BIAS_OFF, _TG_BIAS_OFF);
+    }
+    /* the owner now takes the lock; a second thread costs no revocation */
+    cr_assert_eq(tg_list_append(bs_list, seven), 0);
+    uint64_t after = _tg_bias_revocations();
+    thr t2 = { .fn = bias_other_fn };
+    join_released(spawn(&t2));
+    cr_assert_eq(_tg_bias_revocations(), after);
+    cr_assert_eq(tg_list_len(bs_list), 5003u);
+    for (int i = 0; i < 5000; i++) {
+        tg_obj *v = OK(tg_list_get(bs_list, i));
+        cr_assert_eq(tg_int_value(v), i);
+        tg_decref(v);
+    }
+    cr_assert_eq(tg_dict_len(bs_dict), 5000u);
+    cr_assert_eq(lock_bits(bs_list) & 3, 0, "left locked");
+    tg_decref(k); tg_decref(seven);
+    tg_decref(bs_list);
+    tg_decref(bs_dict);
+    TG_END();
+}
+
+/* Keys whose comparison could run code (tuples, embedder types) are not
+   compared inside a biased section: the insert falls back to the lock, and
+   still replaces the equal key's value. */
+Test(ft, bias_dict_tuple_keys_compare_under_the_lock)
+{
+    init_ft(TG_RC_DEFAULT);
+    tg_obj *d = OK(tg_dict_new());
+    tg_obj *a = tg_int(1), *b = tg_int(2);
+    tg_obj *items[2] = { a, b };
+    tg_obj *k1 = OK(tg_tuple_from_array(2, items)), *k2 = OK(tg_tuple_from_array(2, items));
+    cr_assert_neq(k1, k2);
+    cr_assert_eq(tg_dict_set(d, k1, a), 0);
+    cr_assert_eq(tg_dict_set(d, k2, b), 0);      /* equal, not identical: replaces */
+    cr_assert_eq(tg_dict_len(d), 1u);
+    tg_obj *v = OK(tg_dict_get(d, k1));
+    cr_assert_eq(v, b);
+    tg_decref(v);
+    cr_assert_eq(tg_dict_del(d, k2), 0);
+    cr_assert_eq(tg_dict_len(d), 0u);
+    if (have_bias()) cr_assert_eq(lock_bits(d) & _TG_BIAS_OFF, 0, "the owner's locked path keeps the bias");
+    tg_decref(k1); tg_decref(k2); tg_decref(a); tg_decref(b);
+    tg_decref(d);
+    TG_END();
+}
+
+/* An owner that has exited holds no biased section: revoking its objects
+   does not wait, and merged objects (ob_tid SHARED) need no revocation. */
+static tg_obj *bx_list;
+static void bias_maker_fn(void *arg)
+{
+    (void)arg;
+    bx_list = tg_list_new(0);
+    WCHECK(bx_list != NULL);
+    for (int i = 0; i < 100 && bx_list; i++) {
+        tg_obj *v = tg_int(i);
+        WCHECK(tg_list_append(bx_list, v) == 0);
+        tg_decref(v);
+    }
+    /* the reference stays with bx_list; this thread then exits */
+}
+
+Test(ft, bias_revoking_an_exited_owners_object, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    thr t = { .fn = bias_maker_fn };
+    join_released(spawn(&t));
+    cr_assert_eq(atomic_load(&bad), 0);
+    uint64_t before = _tg_bias_revocations();
+    tg_obj *v = tg_int(100);
+    cr_assert_eq(tg_list_append(bx_list, v), 0);
+    tg_decref(v);
+    uintptr_t tid = __atomic_load_n(&bx_list->ob_tid, __ATOMIC_RELAXED);
+    if (have_bias() && tid != _TG_TID_SHARED)
+        cr_assert_eq(_tg_bias_revocations(), before + 1);
+    else
+        cr_assert_eq(_tg_bias_revocations(), before, "merged objects are never biased");
+    cr_assert_eq(tg_list_len(bx_list), 101u);
+    for (int i = 0; i <= 100; i++) {
+        tg_obj *x = OK(tg_list_get(bx_list, i));
+        cr_assert_eq(tg_int_value(x), i);
+        tg_decref(x);
+    }
+    tg_decref(bx_list);
+    TG_END();
+}
+
+Test(ft, bias_rc_atomic_objects_are_never_biased)
+{
+    init_ft(TG_RC_ATOMIC);
+    uint64_t before = _tg_bias_revocations();
+    tg_obj *l = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(l, l), 0);
+    cr_assert_eq(_tg_bias_revocations(), before);
+    tg_obj *x = OK(tg_list_pop(l, 0));
+    tg_decref(x);
+    tg_decref(l);
+    TG_END();
+}
+
 /* ------------------------------------------------- critical sections */
 
 static tg_obj *cs_a, *cs_b;

@@ -13,6 +13,9 @@
  *   ft_hot_reads      every thread reads the same few values out of a shared
  *                     dict and list (lock-free reads: contended objects go to
  *                     per-thread counts) while a writer replaces them.
+ *   ft_bias_revoke    an owner mutates its new list and dict on the biased
+ *                     path while other threads start appending, setting and
+ *                     reading them (revocation mid-stream).
  *
  * The embedder objects carry a cookie checked on every use and at dealloc
  * (a use after free or a double free breaks it) and a dealloc counter
@@ -309,4 +312,133 @@ const tgs_scenario tgs_scen_ft_hot_reads = {
     .invariants = "every read returns a live value (cookie intact); every value deallocated exactly once "
                   "after the containers are dropped and a collection (per-thread counts folded)",
     .run = hr_run,
+};
+
+/* ============================================================ ft_bias_revoke
+   Owner-biased locks (sync/bias.c). Thread 0 makes a fresh list and dict
+   every wave and keeps mutating them through its biased path; halfway it
+   publishes them, and the other threads append, set, delete and read them
+   lock-free — each first touch revokes the bias while the owner may be in
+   the middle of an append that is growing the list in place, or a dict
+   insert that is resizing the table. Checked: nothing lost or duplicated,
+   every value read is one somebody stored. */
+
+#define BR_WAVES   120
+#define BR_OWNER   200       /* owner's appends/inserts per wave, half before publishing */
+#define BR_OTHER   60        /* each other thread's, per wave */
+#define BR_BASE    (INT64_C(1) << 34)
+
+static tg_obj *br_list, *br_dict;        /* the wave's objects; thread 0 holds the references */
+static int br_wave;                      /* __atomic: published wave, 1-based */
+static int br_done;                      /* __atomic: other threads finished with the wave */
+static int br_exited;                    /* __atomic: other threads that returned */
+
+/* The other threads: wait for wave `want` to be published, or a failure. */
+static void br_wait_wave(tgs_worker *w, int want)
+{
+    while (__atomic_load_n(&br_wave, __ATOMIC_ACQUIRE) < want && !tgs_failures(w->ctx))
+        if (!tgs_wait_a_little(w->ctx)) { tgs_fail(w->ctx, "thread %d: wave wait timed out", w->index); return; }
+}
+
+/* Thread 0: wait until every other thread is done with this wave's objects
+   (finished it, or returned) — even after a failure, since they may still be
+   using them. False past the hard deadline: then the objects are leaked
+   rather than freed under someone. */
+static bool br_wait_done(tgs_worker *w, int want)
+{
+    while (__atomic_load_n(&br_done, __ATOMIC_ACQUIRE) < want
+           && __atomic_load_n(&br_exited, __ATOMIC_ACQUIRE) < w->nthreads - 1)
+        if (!tgs_wait_a_little(w->ctx)) { tgs_fail(w->ctx, "thread 0: wave wait timed out"); return false; }
+    return true;
+}
+
+static bool br_store(tgs_worker *w, int64_t x)
+{
+    tg_obj *v = tg_int(x);
+    /* the dict first: a reader that finds v in the list looks it up there */
+    bool ok = v && tg_dict_set(br_dict, v, v) == 0 && tg_list_append(br_list, v) == 0;
+    if (!ok) tgs_fail(w->ctx, "thread %d: append/set of %" PRId64 " failed: %s", w->index, x, tg_error_message());
+    tg_xdecref(v);
+    tgs_op(w);
+    return ok;
+}
+
+static void br_read(tgs_worker *w, int nthreads)
+{
+    size_t n = tg_list_len(br_list);
+    if (!n) return;
+    tg_obj *v = tg_list_get(br_list, (ptrdiff_t)tgs_below(&w->rng, n));
+    if (!TGS_CHECK(w->ctx, v != NULL, "thread %d: list get failed: %s", w->index, tg_error_message())) return;
+    int64_t x = tg_int_value(v);
+    TGS_CHECK(w->ctx, x >= BR_BASE && x / BR_BASE <= nthreads, "thread %d: read %" PRId64 ", never stored", w->index, x);
+    tg_obj *d = tg_dict_get(br_dict, v);     /* every list item is a dict key, stored first */
+    TGS_CHECK(w->ctx, d == v, "thread %d: dict[%" PRId64 "] is %p, expected the key itself", w->index, x, (void *)d);
+    tg_xdecref(d);
+    tg_decref(v);
+}
+
+static void br_worker(tgs_worker *w)
+{
+    int nt = w->nthreads;
+    for (int wave = 1; wave <= BR_WAVES && !tgs_failures(w->ctx); wave++) {
+        if (w->index == 0) {
+            br_list = tg_list_new(0);
+            br_dict = tg_dict_new();
+            if (!br_list || !br_dict) { tgs_fail(w->ctx, "tg_list_new/tg_dict_new failed"); return; }
+            int64_t base = BR_BASE * 1 + (int64_t)wave * 100000;
+            for (int i = 0; i < BR_OWNER / 2; i++) if (!br_store(w, base + i)) return;
+            __atomic_store_n(&br_wave, wave, __ATOMIC_RELEASE);      /* publish */
+            for (int i = BR_OWNER / 2; i < BR_OWNER; i++) {
+                if (!br_store(w, base + i)) return;
+                if (tgs_below(&w->rng, 16) == 0) tgs_pause(w);
+            }
+            if (!br_wait_done(w, (nt - 1) * wave)) return;
+            size_t want = BR_OWNER + (size_t)(nt - 1) * BR_OTHER;
+            TGS_CHECK(w->ctx, tg_list_len(br_list) == want && tg_dict_len(br_dict) == want,
+                      "wave %d: len(list) %zu, len(dict) %zu, expected %zu each", wave,
+                      tg_list_len(br_list), tg_dict_len(br_dict), want);
+            tg_obj *seen = tg_dict_new();
+            for (size_t i = 0; seen && i < tg_list_len(br_list); i++) {
+                tg_obj *v = tg_list_get(br_list, (ptrdiff_t)i);
+                if (!v) { tgs_fail(w->ctx, "wave %d: list[%zu] unreadable", wave, i); break; }
+                if (tg_dict_contains(seen, v) == 1)
+                    tgs_fail(w->ctx, "wave %d: %" PRId64 " appended twice", wave, tg_int_value(v));
+                tg_dict_set(seen, v, v);
+                tg_decref(v);
+            }
+            tg_xdecref(seen);
+            tg_decref(br_list);
+            tg_decref(br_dict);
+        } else {
+            br_wait_wave(w, wave);
+            if (tgs_failures(w->ctx)) break;
+            int64_t base = BR_BASE * (w->index + 1) + (int64_t)wave * 100000;
+            for (int i = 0; i < BR_OTHER && !tgs_failures(w->ctx); i++) {
+                /* first touch at a random point: a read, an append or a set */
+                if (tgs_below(&w->rng, 2)) br_read(w, nt);
+                if (!br_store(w, base + i)) break;
+                if (tgs_below(&w->rng, 16) == 0) tgs_pause(w);
+            }
+            __atomic_fetch_add(&br_done, 1, __ATOMIC_RELEASE);   /* done with thread 0's objects */
+        }
+    }
+    if (w->index) __atomic_fetch_add(&br_exited, 1, __ATOMIC_RELEASE);
+}
+
+static int br_run(tgs_ctx *ctx)
+{
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    __atomic_store_n(&br_wave, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&br_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&br_exited, 0, __ATOMIC_RELAXED);
+    tgs_run_threads(ctx, nt, br_worker, NULL);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_bias_revoke = {
+    .name = "ft_bias_revoke",
+    .description = "an owner mutates its new list and dict without locks while other threads start using them",
+    .invariants = "each wave: len(list) == len(dict) == every append made, no value twice, reads see stored values "
+                  "and the dict maps every listed int to itself",
+    .run = br_run,
 };
