@@ -627,7 +627,11 @@ Test(gc_ft, automatic_collections_from_several_threads_with_finalizers, .timeout
         tg_list_clear(survivors);
         collect_twice();
     }
-    cr_assert_gt(autos, 20, "automatic collections ran (%ld)", autos);
+    /* How many is up to the schedule: 4 threads on 2 CPUs, and a
+       collection's own frees cancel the others' allocations in count[0]
+       (clamped at 0, as in GIL mode). Twelve runs of this test on the
+       2-CPU machine gave 4 to 100, so the check is only that they ran. */
+    cr_assert_geq(autos, 1, "automatic collections ran (%ld)", autos);
     /* Which thread collects is up to the schedule: the one whose count
        flush finds count[0] over the threshold first. Often the thread that
        collected last (it runs on, the others were stopped), so no "at least
