@@ -385,7 +385,8 @@ int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o)
         if (f->tid != tid) continue;
         /* seq_cst (at least acquire: pairs with the owner's release store
            leaving the section; seq_cst for the TSan build's Dekker pairing) */
-        r = __atomic_load_n(f->bias_slot, __ATOMIC_SEQ_CST) == o;
+        tg_obj *held = __atomic_load_n(f->bias_slot, __ATOMIC_SEQ_CST);
+        r = held == o || held == _TG_BIAS_ALL;
         break;
     }
     pthread_rwlock_unlock(&brc_lock);

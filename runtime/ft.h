@@ -38,7 +38,8 @@ typedef struct _tg_ft_tstate {
 } _tg_ft_tstate;
 
 /* Owner-biased locks: 1 if thread `tid` is registered and its bias slot
-   holds o (acquire), 0 if it does not, -1 if no such thread is registered. */
+   holds o or _TG_BIAS_ALL (seq_cst load), 0 if it does not, -1 if no such
+   thread is registered. */
 TG_INTERNAL int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o);
 TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);

@@ -169,8 +169,10 @@ typedef struct {
 typedef _tg_str _tg_bytes;  /* same layout; nchars = nbytes */
 typedef struct { tg_obj base; size_t n; tg_obj *items[]; } _tg_tuple;
 
-/* A list's item array. Replaced (not resized in place) when it grows, so that
-   lock-free readers in free-threaded mode always see a consistent cap. */
+/* A list's item array. In free-threaded mode it is replaced (not resized in
+   place) when it grows, so that lock-free readers always see a consistent
+   cap — except inside its owner's biased section (sync/bias.c), where no
+   reader can be looking. Slots in [len, cap) are NULL in that mode. */
 typedef struct _tg_items { size_t cap; tg_obj *item[]; } _tg_items;
 typedef struct { tg_obj base; size_t len; _tg_items *items; } _tg_list;
 

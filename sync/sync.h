@@ -195,6 +195,21 @@ static inline void _tg_bias_claim(tg_obj *o)
     _tg_bias_revoke_slow(o);
 }
 
+/* Hold every object biased to the calling thread, as if it were inside a
+   biased section on each: until _tg_bias_release_all, any other thread that
+   starts revoking one of them waits (the collector's thread-local young
+   collection uses this so that no other thread starts mutating or reading
+   the thread's own unshared objects while it examines them). Only outside a
+   biased section; the same rules as a biased section apply meanwhile (no
+   blocking, no safepoint). */
+#define _TG_BIAS_ALL ((tg_obj *)(uintptr_t)1)
+static inline void _tg_bias_hold_all(void)
+{
+    __atomic_store_n(&_tg_tls_bias, _TG_BIAS_ALL, _TG_BIAS_ORDER);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void _tg_bias_release_all(void) { __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE); }
+
 /* Runtime start (free-threaded mode): register for membarrier(); without it
    objects are born with _TG_BIAS_SHARED set (plain locking). Again in a fork
    child. */
