@@ -348,6 +348,7 @@ static int tg_list_clear_impl(tg_obj *o)
 #define LOCKED1(o, T, call) do {                                            \
         if (!_tg_ft() || !(o) || _tg_kind_of(o) != _TG_K_LIST) return call;   \
         if (_tg_bias_enter(o)) { T r_ = call; _tg_bias_exit(); return r_; }   \
+        if (_tg_lock_quick(o)) { T r_ = call; _tg_lock_quick_end(o); return r_; } \
         tg_critical_section cs_; _tg_cs_begin(&cs_, (o), NULL);              \
         T r_ = call; _tg_cs_end(&cs_); return r_; } while (0)
 

@@ -66,9 +66,15 @@ static void cs_unlock(tg_critical_section *c)
 
 static void lock_detached(_tg_tstate *ts, tg_mutex *m)
 {
+    /* Exponential backoff between tries, reading (not writing) the lock
+       byte while we wait: a waiter that keeps pulling the line away slows
+       the holder down, and under contention the holder then runs several
+       short sections back to back with the line in its own cache. */
+    unsigned pause = 1;
     for (int i = 0; i < CS_SPIN_TRIES; i++) {
         if (tg_mutex_trylock(m)) return;
-        _TG_CPU_RELAX();
+        for (unsigned k = 0; k < pause; k++) _TG_CPU_RELAX();
+        if (pause < 64) pause *= 2;
     }
     tg_tstate *t = tg_release();            /* suspends active sections */
     tg_mutex_lock(m);

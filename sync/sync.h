@@ -210,6 +210,24 @@ static inline void _tg_bias_hold_all(void)
 }
 static inline void _tg_bias_release_all(void) { __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE); }
 
+/* The lock of a short runtime operation that neither blocks nor reaches a
+   safepoint (the same operations a biased section may run): when the thread
+   has no critical section open (so no nesting to detect and nothing to
+   suspend), lock o's mutex with one CAS and no section record; false when
+   that is not possible at once (contended, or sections open) — then the
+   caller takes the full critical-section path. Pair with _tg_lock_quick_end. */
+static inline bool _tg_lock_quick(tg_obj *o)
+{
+    if (_tg_tls_ts->critical_section) return false;
+    _tg_bias_claim(o);
+    uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
+    /* acquire: see the previous holder's writes (tg_mutex's protocol) */
+    return !(v & 1)
+        && __atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | 1), false,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline void _tg_lock_quick_end(tg_obj *o) { tg_mutex_unlock(&o->ob_mutex); }
+
 /* Runtime start (free-threaded mode): register for membarrier(); without it
    objects are born with _TG_BIAS_SHARED set (plain locking). Again in a fork
    child. */
