@@ -26,6 +26,22 @@
 
 static inline size_t dk_size(const _tg_dkeys *k) { return (size_t)1 << k->log2_size; }
 
+/* tg_hash with the common keys inline: ints and bools hash to their value
+   (-1 becomes -2, as tg_hash does), strings use their cached hash. */
+static inline int64_t key_hash(tg_obj *key)
+{
+    _tg_kind k = _tg_kind_of(key);
+    if (k == _TG_K_INT || k == _TG_K_BOOL) {
+        int64_t v = ((_tg_int *)key)->value;
+        return v == -1 ? -2 : v;
+    }
+    if (k == _TG_K_STR) {
+        int64_t h = __atomic_load_n(&((_tg_str *)key)->hash, __ATOMIC_RELAXED);
+        if (h != -1) return h;
+    }
+    return tg_hash(key);
+}
+
 _tg_dentry *_tg_dk_entries(_tg_dkeys *k)
 {
     return (_tg_dentry *)(k->indices + ((size_t)k->ixbytes << k->log2_size));
@@ -96,7 +112,7 @@ static bool eq_is_plain(const tg_obj *a, const tg_obj *b)
 /* Find key: the entry's position, or DKIX_EMPTY; *slot gets the index slot.
    -2 + *err on a failing comparison; -3 if the table changed under it;
    DK_NEEDS_LOCK inside a biased section when a comparison could run code. */
-static int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
+static inline __attribute__((always_inline)) int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
 {
     _tg_dkeys *k = *kp;
     _tg_dentry *e = _tg_dk_entries(k);
@@ -124,7 +140,7 @@ static int64_t dk_lookup(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot
     }
 }
 
-static int64_t dk_lookup_stable(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
+static inline int64_t dk_lookup_stable(_tg_dkeys **kp, tg_obj *key, int64_t hash, size_t *slot, int *err)
 {
     int64_t ix;
     while ((ix = dk_lookup(kp, key, hash, slot, err)) == -3) {}
@@ -184,12 +200,14 @@ tg_obj *_tg_dk_get(_tg_dkeys *const *kp, tg_obj *key, int64_t hash, int *err)
 
 int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
 {
-    size_t slot;
+    size_t slot = 0;
     int err = 0;
+    _tg_dkeys *probed = NULL;       /* the table whose empty slot the lookup found */
     if (*kp) {
         int64_t ix = dk_lookup_stable(kp, key, hash, &slot, &err);
         if (ix == DK_NEEDS_LOCK) return -2;
         if (err) return -1;
+        probed = *kp;
         if (ix >= 0) {
             _tg_dentry *e = &_tg_dk_entries(*kp)[ix];
             tg_obj *old = e->value;
@@ -203,6 +221,7 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
            slots): a table full of deleted entries is compacted instead. */
         size_t need = *used * 2 < 5 ? 5 : *used * 2;
         if (dk_resize(kp, *used, need) < 0) return -1;
+        probed = NULL;
     }
     _tg_dkeys *k = *kp;
     size_t pos = k->nentries++;
@@ -210,7 +229,10 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
     __atomic_store_n(&e->hash, hash, __ATOMIC_RELAXED);
     __atomic_store_n(&e->key, _tg_newref(key), __ATOMIC_RELAXED);
     __atomic_store_n(&e->value, _tg_newref(value), __ATOMIC_RELAXED);
-    ix_set(k, dk_empty_slot(k, hash), (int64_t)pos);     /* release: publishes the entry */
+    /* The lookup stopped at the first empty slot of the key's probe
+       sequence: the one dk_empty_slot would find, unless the table was
+       rebuilt since. release: publishes the entry. */
+    ix_set(k, probed == k ? slot : dk_empty_slot(k, hash), (int64_t)pos);
     __atomic_store_n(used, *used + 1, __ATOMIC_RELAXED);
     return 0;
 }
@@ -361,7 +383,7 @@ TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, -1);
     if (!key || !value) { _tg_err_set(TG_ERR_VALUE, "tg_dict_set: NULL key or value"); return -1; }
-    int64_t h = tg_hash(key);
+    int64_t h = key_hash(key);
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
@@ -382,7 +404,7 @@ TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, NULL);
     if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_get: NULL key"); return NULL; }
-    int64_t h = tg_hash(key);
+    int64_t h = key_hash(key);
     if (h == -1) return NULL;
     int err = 0;
     tg_obj *v;
@@ -410,7 +432,7 @@ TG_API int tg_dict_contains(tg_obj *o, tg_obj *key)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, -1);
     if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_contains: NULL key"); return -1; }
-    int64_t h = tg_hash(key);
+    int64_t h = key_hash(key);
     if (h == -1) return -1;
     int err = 0;
     tg_critical_section cs;
@@ -424,7 +446,7 @@ TG_API int tg_dict_del(tg_obj *o, tg_obj *key)
 {
     TG_CHECK_KIND(o, _TG_K_DICT, -1);
     if (!key) { _tg_err_set(TG_ERR_VALUE, "tg_dict_del: NULL key"); return -1; }
-    int64_t h = tg_hash(key);
+    int64_t h = key_hash(key);
     if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
     TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
