@@ -46,6 +46,21 @@ void _tg_tuple_init(void)
     empty_tuple.t.n = 0;
 }
 
+/* A new tuple of n > 0 items, not yet tracked, the items uninitialised:
+   the caller fills every one before anything else can see the tuple. */
+static inline _tg_tuple *tuple_alloc_raw(size_t n)
+{
+    _tg_tuple *t = NULL;
+    if (TG_LIKELY(n <= _TG_TUPLE_FREELIST_SIZES))
+        t = (_tg_tuple *)_tg_obj_reuse(&_tg_ts()->fl_tuple[n - 1]);
+    if (!t) {
+        t = (_tg_tuple *)_tg_obj_alloc(&_tg_tuple_type, sizeof(_tg_tuple) + n * sizeof(tg_obj *));
+        if (!t) return NULL;
+    }
+    t->n = n;
+    return t;
+}
+
 /* A new tuple of n NULL items, not yet tracked. */
 tg_obj *_tg_tuple_alloc(size_t n)
 {
@@ -54,43 +69,50 @@ tg_obj *_tg_tuple_alloc(size_t n)
         _tg_err_set(TG_ERR_OVERFLOW, "tuple too long");
         return NULL;
     }
-    _tg_tuple *t = NULL;
-    if (n <= _TG_TUPLE_FREELIST_SIZES)
-        t = (_tg_tuple *)_tg_obj_reuse(&_tg_ts()->fl_tuple[n - 1]);
-    if (!t) {
-        t = (_tg_tuple *)_tg_obj_alloc(&_tg_tuple_type, sizeof(_tg_tuple) + n * sizeof(tg_obj *));
-        if (!t) return NULL;
-    }
-    t->n = n;
+    _tg_tuple *t = tuple_alloc_raw(n);
+    if (!t) return NULL;
     memset(t->items, 0, n * sizeof(tg_obj *));
     return &t->base;
+}
+
+static tg_obj *null_item(size_t i)
+{
+    _tg_err_set(TG_ERR_VALUE, "tg_tuple: item %zu is NULL", i);
+    return NULL;
 }
 
 TG_API tg_obj *tg_tuple_from_array(size_t n, tg_obj *const *items)
 {
     for (size_t i = 0; i < n; i++)
-        if (!items[i]) { _tg_err_set(TG_ERR_VALUE, "tg_tuple: item %zu is NULL", i); return NULL; }
-    tg_obj *o = _tg_tuple_alloc(n);
-    if (!o || n == 0) return o;
-    _tg_tuple *t = (_tg_tuple *)o;
+        if (!items[i]) return null_item(i);
+    if (n == 0) return &empty_tuple.t.base;
+    _tg_tuple *t = tuple_alloc_raw(n);
+    if (!t) return NULL;
     for (size_t i = 0; i < n; i++) t->items[i] = _tg_newref(items[i]);
-    _tg_gc_track(o);
+    _tg_gc_track(&t->base);
     _tg_gc_on_alloc();
-    return o;
+    return &t->base;
 }
 
+/* The items straight from the argument list into the new tuple (no copy
+   through an array, no zeroing first). */
 TG_API tg_obj *tg_tuple(size_t n, ...)
 {
-    tg_obj *small[16];
-    tg_obj **items = n <= 16 ? small : malloc(n * sizeof(tg_obj *));
-    if (!items) { _tg_err_nomem(); return NULL; }
+    if (n == 0) return &empty_tuple.t.base;
     va_list ap;
     va_start(ap, n);
-    for (size_t i = 0; i < n; i++) items[i] = va_arg(ap, tg_obj *);
+    va_list check;
+    va_copy(check, ap);
+    for (size_t i = 0; i < n; i++)
+        if (!va_arg(check, tg_obj *)) { va_end(check); va_end(ap); return null_item(i); }
+    va_end(check);
+    _tg_tuple *t = tuple_alloc_raw(n);
+    if (!t) { va_end(ap); return NULL; }
+    for (size_t i = 0; i < n; i++) t->items[i] = _tg_newref(va_arg(ap, tg_obj *));
     va_end(ap);
-    tg_obj *t = tg_tuple_from_array(n, items);
-    if (items != small) free(items);
-    return t;
+    _tg_gc_track(&t->base);
+    _tg_gc_on_alloc();
+    return &t->base;
 }
 
 TG_API size_t tg_tuple_len(tg_obj *t)
