@@ -99,6 +99,7 @@
 #include <stdio.h>
 #include "gc/gc_internal.h"
 #include "sync/chaos.h"
+#include "sync/sync.h"
 
 typedef struct ctx {
     uint8_t  member[256];      /* bits -> in the set */
@@ -108,6 +109,9 @@ typedef struct ctx {
     uint8_t  keep_bits;        /* bits of a survivor */
     intptr_t bias;             /* references to subtract from every count:
                                   the collector's own (split recount) */
+    uintptr_t tid;             /* local collection: the collecting thread; a
+                                  child with another ob_tid is outside the set,
+                                  and its gc bits are never read */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
     /* phase 2: what the tentative objects hold (a superset of the
@@ -215,6 +219,31 @@ static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
 }
 static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
 
+/* Local collection (free-threaded mode, the world running): the set is the
+   collecting thread's own young list. A child owned by another thread is
+   outside it; its bits may be written by its owner's own local collection
+   at this moment, so they are not read (ob_tid is read first). A member's
+   count is read with local_count_copy. */
+static inline intptr_t local_count_copy(const tg_obj *o);
+static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx *x)
+{
+    if (__atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != x->tid) return;
+    uint8_t b = c->ob_gc_bits;
+    if (!x->member[b]) return;
+    _tg_gchead *g = _tg_as_gc(c);
+    intptr_t r;
+    uint8_t nb = x->fresh[b];
+    if (!nb) {
+        r = (intptr_t)g->gc_prev;
+    } else {
+        r = local_count_copy(c);
+        c->ob_gc_bits = nb;
+    }
+    if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
+    g->gc_prev = (uintptr_t)r;
+}
+static int visit_refs_dec_local(tg_obj *c, void *x) { refs_dec_local(c, x); return 0; }
+
 /* Untracking tuples that can never be part of a cycle (CPython does the
    same): every item is an atom or an untracked tuple. Done inside the count
    walk — a walk of its own cost a pass over memory per collection — as the
@@ -235,7 +264,7 @@ static inline bool may_be_tracked(const tg_obj *c)
    Unlinking during phase 1 only needs the forward links: no gc_prev is a
    link during phases 1-2 except the list head's (its tail), which classify
    uses; classify rebuilds every other one. */
-static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples)
+static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples, bool local)
 {
     _tg_gchead *prev = list, *g;
     for (g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
@@ -243,7 +272,7 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
         __builtin_prefetch((const void *)g->gc_next);
         uint8_t nb = x->fresh[o->ob_gc_bits];
         if (nb) {
-            g->gc_prev = (uintptr_t)(gc_count_copy(o) - x->bias);
+            g->gc_prev = (uintptr_t)(local ? local_count_copy(o) : gc_count_copy(o) - x->bias);
             o->ob_gc_bits = nb;
         }
         if (tuples && o->ob_type->kind == _TG_K_TUPLE) {
@@ -264,11 +293,13 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
                 continue;
             }
         }
-        for_each_child(o, x, refs_dec, visit_refs_dec);
+        if (local) for_each_child(o, x, refs_dec_local, visit_refs_dec_local);
+        else for_each_child(o, x, refs_dec, visit_refs_dec);
     }
 }
-static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false); }
-static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true); }
+static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false, false); }
+static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true, false); }
+static void count_refs_local(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false, true); }
 
 /* ----------------------------------------------------- phase 2: classify */
 
@@ -296,6 +327,12 @@ static inline __attribute__((always_inline)) void mark_child(tg_obj *c, ctx *x)
     c->ob_gc_bits = (uint8_t)(b | GC_REACH);
 }
 static int visit_mark(tg_obj *c, void *x) { mark_child(c, x); return 0; }
+/* Local collection: as refs_dec_local, another thread's object is outside. */
+static inline __attribute__((always_inline)) void mark_child_local(tg_obj *c, ctx *x)
+{
+    if (__atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) == x->tid) mark_child(c, x);
+}
+static int visit_mark_local(tg_obj *c, void *x) { mark_child_local(c, x); return 0; }
 
 /* Split list into survivors (left in list, relinked, bits = keep_bits) and
    the unreachable (moved to unreach, bits = TRACKED | UNREACH | TENT; their
@@ -305,7 +342,8 @@ static int visit_mark(tg_obj *c, void *x) { mark_child(c, x); return 0; }
    is a bit, not a tagged gc_refs; survivors are relinked in place instead of
    being moved; and a survivor's new bits take it out of the set, so that no
    second walk clears marks. */
-static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
+static inline __attribute__((always_inline))
+size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
 {
     _tg_gchead tent;
     gc_list_init(&tent);
@@ -339,7 +377,8 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
         /* Reachable: mark what it reaches, then keep it. The bits are
            rewritten first, so that a self-reference does not move it. */
         o->ob_gc_bits = x->keep_bits;
-        for_each_child(o, x, mark_child, visit_mark);
+        if (local) for_each_child(o, x, mark_child_local, visit_mark_local);
+        else for_each_child(o, x, mark_child, visit_mark);
         g->gc_prev = (uintptr_t)last;
         last->gc_next = (uintptr_t)g;
         last = g;
@@ -357,6 +396,8 @@ static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x)
     gc_list_merge(&tent, unreach);
     return kept;
 }
+static size_t classify(_tg_gchead *list, _tg_gchead *unreach, ctx *x) { return classify_impl(list, unreach, x, false); }
+static size_t classify_local(_tg_gchead *list, _tg_gchead *unreach, ctx *x) { return classify_impl(list, unreach, x, true); }
 
 /* Membership of the set for a collection of generations 0..gen: tracked, of
    such a generation, and (generation 2) of the clean parity — survivors of
@@ -590,9 +631,17 @@ static bool bulk_ok(const ctx *x, bool any_fin, bool any_weak)
     return !x->tent_nobulk && !any_fin && !any_weak && !(_tg_gcs.debug & TG_GC_DEBUG_SAVEALL);
 }
 
-static inline bool in_garbage(const tg_obj *c) { return (c->ob_gc_bits & GC_UNREACH) != 0; }
+/* tid: 0 for a collection of the generations (every object the set refers
+   to has settled bits); a local collection's thread id, whose garbage is
+   its own objects only — another thread's object may be in its owner's
+   local collection, with GC_UNREACH set, right now. */
+static inline bool in_garbage(const tg_obj *c, uintptr_t tid)
+{
+    if (tid && __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != tid) return false;
+    return (c->ob_gc_bits & GC_UNREACH) != 0;
+}
 
-static void bulk_delete(_tg_gchead *unreach)
+static void bulk_delete(_tg_gchead *unreach, uintptr_t tid)
 {
     for (_tg_gchead *g = (_tg_gchead *)unreach->gc_next; g != unreach; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
@@ -606,7 +655,7 @@ static void bulk_delete(_tg_gchead *unreach)
             if (!it) continue;
             for (size_t i = 0; i < n; i++) {
                 tg_obj *c = it->item[i];
-                if (!in_garbage(c)) tg_decref(c);
+                if (!in_garbage(c, tid)) tg_decref(c);
             }
             tg_mem_free(it);
         } else {                                    /* a tuple */
@@ -614,7 +663,7 @@ static void bulk_delete(_tg_gchead *unreach)
             for (size_t i = 0, n = tu->n; i < n; i++) {
                 tg_obj *c = tu->items[i];
                 tu->items[i] = NULL;
-                if (c && !in_garbage(c)) tg_decref(c);
+                if (c && !in_garbage(c, tid)) tg_decref(c);
             }
         }
     }
@@ -840,7 +889,10 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
            second pause; the set is freed whole once the world runs. */
         *collected = (intptr_t)nunreach;
         _tg_gc_world_restart();
-        bulk_delete(&unreach);
+        /* The set is private now (see bulk_ok): local young collections of
+           other threads may run beside the rest (gc/gc.c, local_guard_ok). */
+        __atomic_store_n(&_tg_gcs.locals_ok, 1, __ATOMIC_RELEASE);
+        bulk_delete(&unreach, 0);
         return;
     }
     if (split) {
@@ -897,7 +949,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     if (_tg_gc_list_size(&unreach) != nunreach)
         _tg_fatal("gc: unreachable set has %zu objects, counted %zu", _tg_gc_list_size(&unreach), nunreach);
 #endif
-    if (bulk_ok(&x, any_fin, any_weak)) bulk_delete(&unreach);
+    if (bulk_ok(&x, any_fin, any_weak)) bulk_delete(&unreach, 0);
     else delete_garbage(&unreach, old);
 
     /* 8. weakref callbacks */
@@ -907,4 +959,147 @@ done:
     _tg_gc_validate_all("after collection");
 #endif
     if (split) _tg_gc_world_restart();
+}
+
+/* ------------------------------ free-threaded mode: local young collection
+
+   One thread collects its own young list while the other threads run: no
+   stop-the-world (docs/gc.md, "Local young collections"; gc/gc.c decides
+   when, and does the counts, stats and callbacks). Why the set cannot
+   change under the collecting thread T:
+
+   - T holds every object biased to it (_tg_bias_hold_all) for the whole
+     examination. Every member must be T's own (ob_tid), in biased-count
+     state BIASED, and — for a list, dict or plain object — keep its lock
+     bias: another thread can then change or read its contents only after
+     revoking that bias, and a revoker waits while T holds. Dekker order:
+     the hold is published first, the walk reads each lock byte after it;
+     a revoker sets REVOKING, runs membarrier() and then reads T's slot —
+     either the walk sees REVOKING (not eligible), or the revoker sees the
+     hold and waits until T releases it.
+   - Counts may still change: other threads' increfs and decrefs of objects
+     they hold references to. A member's gc_refs is read once, atomically
+     (local + shared; any state but BIASED counts as referenced from
+     outside). What the members refer to cannot change, so gc_refs = the
+     references from outside the set at the moment of that read. A new
+     outside reference to a member can only be copied from another outside
+     reference to it, or read out of a container that holds it: a member
+     list, dict or object cannot be read (bias), so only a member tuple —
+     whose items any thread may read without a lock at any time. Tuples
+     are therefore treated as referenced from outside (local_count_copy):
+     they and all they reach survive into generation 1, where the next
+     collection of the generations examines them with the world stopped.
+     So a member found with no outside reference never gets one, and a set
+     with none from outside (the garbage) is private to T from then on.
+   - Only T writes the gc heads and bits of T's young objects; a child
+     owned by another thread is outside the set and its bits are not read
+     (refs_dec_local, mark_child_local, in_garbage).
+   - Embedder GC types (mutable without a runtime call), finalizers,
+     weakrefs, hot or merged counts, immortal objects: not eligible, the
+     caller falls back to collecting with the world stopped.
+
+   The hold is released before anything is freed: freeing drops references
+   to outside objects, whose deallocation may run any code, which must not
+   run while revokers wait on T. Returns false (nothing changed) when the
+   list is not eligible; else the survivors are in generation 1 and
+   *collected says how many objects were freed. */
+
+TG_INTERNAL void (*_tg_gc_local_hook)(void);
+
+static inline intptr_t local_count_copy(const tg_obj *o)
+{
+    if (o->ob_type == &_tg_tuple_type) return INTPTR_MAX / 2;     /* readable by anyone: see above */
+    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    intptr_t s = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
+    if (TG_UNLIKELY(local == _TG_IMMORTAL_LOCAL || (s & 3) != _TG_REF_BIASED)) return INTPTR_MAX / 2;
+    return (intptr_t)local + (s >> 2);
+}
+
+/* Each member: T's own, at rest on T's list, of a type whose contents only
+   T can reach while T holds its biases. Called after _tg_bias_hold_all. */
+static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest)
+{
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
+        if (o->ob_gc_bits != rest) return false;             /* (a zombie: not tracked) */
+        const tg_type *t = o->ob_type;
+        bool lock;
+        if (t == &_tg_tuple_type) lock = false;
+        else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
+        else return false;
+        if (t->finalize || (o->ob_flags & _TG_OBF_WEAKLIST)) return false;
+        if (__atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) == _TG_IMMORTAL_LOCAL) return false;
+        if ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) != _TG_REF_BIASED) return false;
+        /* after the hold: pairs with the revoker's REVOKING and membarrier() */
+        if (lock && (__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF)) return false;
+    }
+    return true;
+}
+
+bool _tg_gc_local_eligible_hint(_tg_gchead *young, uint8_t slot)
+{
+    return local_eligible(young, _tg_tls_tid, (uint8_t)(GC_TRACKED | GC_LOCAL | (slot << GC_SLOT_SHIFT)));
+}
+
+/* Membership of a local collection of slot's list: at rest on it, or in
+   one of the collection's states (gen 0 bits without GC_LOCAL, which no
+   other object of T carries meanwhile: T's other young objects are all in
+   the set, its old ones have their generation's bits). */
+static void tables_for_local(ctx *x, uint8_t rest)
+{
+    for (int b = 0; b < 256; b++) {
+        bool state = (b & GC_TRACKED) && gc_gen_of((uint8_t)b) == 0 && !(b & GC_LOCAL)
+                     && (b & (GC_REFS | GC_REACH | GC_UNREACH | GC_TENT));
+        bool m = b == rest || state;
+        x->member[b] = m;
+        x->fresh[b] = b == rest ? (uint8_t)(GC_TRACKED | GC_REFS) : 0;
+        x->markable[b] = m && !(b & GC_REACH);
+    }
+}
+
+bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collected)
+{
+    uintptr_t me = _tg_tls_tid;
+    uint8_t rest = (uint8_t)(GC_TRACKED | GC_LOCAL | (slot << GC_SLOT_SHIFT));
+    *collected = 0;
+    _tg_bias_hold_all();
+    /* ---- held: no safepoint, no blocking, no allocation until the release */
+    if (!local_eligible(young, me, rest)) {
+        _tg_bias_release_all();
+        return false;
+    }
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
+    if (_tg_gc_local_hook) _tg_gc_local_hook();
+    ctx x;
+    x.bias = 0;
+    x.tid = me;
+    x.tent_flags = 0;
+    x.tent_finalize = x.tent_nobulk = false;
+    x.keep_bits = gc_bits_at_rest(1);
+    tables_for_local(&x, rest);
+    _tg_gchead unreach;
+    gc_list_init(&unreach);
+    count_refs_local(young, &x);
+    classify_local(young, &unreach, &x);
+    /* lists and tuples only: freed whole; else (dicts, objects) cleared one
+       by one, which may free members early: the extra reference keeps each
+       alive until it is in generation 1 (release_extra_refs) */
+    bool bulk = !x.tent_nobulk;
+    if (!bulk) take_extra_refs(&unreach);
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
+    _tg_bias_release_all();
+    /* ---- released */
+    _tg_gc_track_lock();
+    gc_list_merge(young, &_tg_gcs.gen_head[1]);             /* survivors: bits set by classify */
+    _tg_gc_track_unlock();
+    *collected = (intptr_t)x.ntent;
+    if (gc_list_empty(&unreach)) return true;
+    if (bulk) {
+        bulk_delete(&unreach, me);
+    } else {
+        clear_garbage_split(&unreach);
+        release_extra_refs(&unreach, 1, true);
+    }
+    return true;
 }

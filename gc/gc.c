@@ -54,6 +54,7 @@ typedef struct young_slot {
                                  since the last walk of it (relaxed; set by that
                                  thread, cleared by whoever walks the list) */
     uint8_t      slot;
+    int          local;       /* the owner is inside a local collection (owner only) */
 } young_slot;
 static young_slot young_slots[GC_NSLOTS];
 static young_slot young_none;
@@ -219,6 +220,7 @@ int _tg_gc_init(void)
     s->long_lived_total = s->long_lived_pending = 0;
     s->enabled = _tg_rt.config.gc_enabled;
     s->collecting = 0;
+    s->locals_ok = 0;
     s->debug = 0;
     s->parity = 0;
     s->garbage = NULL;
@@ -230,6 +232,7 @@ int _tg_gc_init(void)
         _tg_ptrvec_free(&y->remote);
         y->pending = 0;
         y->zombies = 0;
+        y->local = 0;
         y->slot = (uint8_t)i;
     }
     young_none = young_slots[0];
@@ -398,6 +401,7 @@ static bool collector_claim(bool wait)
 
 static void collector_release(void)
 {
+    __atomic_store_n(&_tg_gcs.locals_ok, 0, __ATOMIC_RELAXED);
     atomic_store_explicit(&collector_ts, NULL, memory_order_relaxed);
     __atomic_store_n(&_tg_gcs.collecting, 0, __ATOMIC_RELEASE);
 }
@@ -447,6 +451,21 @@ void _tg_gc_world_stop_again(void)
     _tg_ft_stw_merge();
 }
 
+/* Per-generation totals. Atomic: local young collections (free-threaded
+   mode) run in several threads at once, and beside the end of a collection
+   of the generations. */
+static void stats_add(int gen, intptr_t collected, intptr_t uncollectable, uint64_t pause)
+{
+    tg_gc_stats *st = &_tg_gcs.stats[gen];
+    __atomic_add_fetch(&st->collections, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->collected, (uint64_t)collected, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->uncollectable, (uint64_t)uncollectable, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st->pause_ns_total, pause, __ATOMIC_RELAXED);
+    uint64_t m = __atomic_load_n(&st->pause_ns_max, __ATOMIC_RELAXED);
+    while (pause > m && !__atomic_compare_exchange_n(&st->pause_ns_max, &m, pause, true,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
 /* One collection with callbacks, stats and the counting rules. The guard is
    held by the caller. Returns the unreachable objects found. */
 static intptr_t collect_with_callbacks(int gen)
@@ -492,12 +511,7 @@ static intptr_t collect_with_callbacks(int gen)
     }
     uint64_t pause = pause_acc;
 
-    tg_gc_stats *st = &s->stats[gen];
-    st->collections++;
-    st->collected += (uint64_t)collected;
-    st->uncollectable += (uint64_t)uncollectable;
-    st->pause_ns_total += pause;
-    if (pause > st->pause_ns_max) st->pause_ns_max = pause;
+    stats_add(gen, collected, uncollectable, pause);
     if (s->debug & TG_GC_DEBUG_STATS)
         fprintf(stderr, "gc: done, %zd unreachable, %zd uncollectable, %.4fs elapsed\n",
                 (ssize_t)(collected + uncollectable), (ssize_t)uncollectable, pause / 1e9);
@@ -510,10 +524,106 @@ static intptr_t collect_with_callbacks(int gen)
     return collected + uncollectable;
 }
 
+_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+
+/* May a local collection start now? Not while a collection of the
+   generations holds the guard — except in its last phase, where it frees
+   its common garbage with the world running (locals_ok, gc/collect.c):
+   that set is private to it, in no list, and nothing a local collection
+   examines can refer to it. Not on the thread holding the guard. Read
+   with no safepoint between this check and the end of the examination:
+   a collection that has claimed the guard but not yet stopped the world
+   cannot stop it before the examination ends; one that has stopped it
+   since made this thread park, after which this read sees its state. */
+static bool local_guard_ok(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    if (!__atomic_load_n(&s->collecting, __ATOMIC_ACQUIRE)) return true;
+    return __atomic_load_n(&s->locals_ok, __ATOMIC_ACQUIRE)
+           && atomic_load_explicit(&collector_ts, memory_order_relaxed) != _tg_tls_ts;
+}
+
+/* Free-threaded mode: a local young collection — the calling thread's own
+   young list, with the world running (gc/collect.c, _tg_gc_collect_local_main
+   has why that is safe). Returns -1 when it does not apply (debug flags, no
+   slot, a collection of the generations in progress, an object that is not
+   eligible): the caller stops the world instead. Else the objects freed.
+   Counting rules as for a collection of generation 0: count[0] = 0,
+   count[1] + 1 (atomically: other threads flush and collect meanwhile);
+   stats and callbacks for generation 0. No safepoint between the check of
+   the guard and the end of the examination, so a collection of the
+   generations (which stops the world, reaching every thread at a
+   safepoint) never overlaps one. */
+intptr_t _tg_gc_collect_local(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    _tg_tstate *ts = _tg_tls_ts;
+    young_slot *y = ts ? ts->gc_state : NULL;
+    if (!_tg_ft() || !y || !y->slot || y->local || s->debug || !local_guard_ok()) return -1;
+    /* queued biased decrefs merged (merged objects are not eligible, and
+       a merge may free), zombies others queued freed */
+    y->local = 1;
+    _tg_ft_merge_own(ts);
+    young_drain(y, false);
+    bool cbs = s->ncbs != 0;
+    if (__atomic_load_n(&y->zombies, __ATOMIC_RELAXED)
+        || (cbs && !_tg_gc_local_eligible_hint(&y->head, y->slot))) {   /* no START for a fallback */
+        y->local = 0;
+        atomic_fetch_add_explicit(&_tg_gc_local_fallbacks, 1, memory_order_relaxed);
+        return -1;
+    }
+    tg_errcode saved = 0;
+    char savedmsg[_TG_ERRMSG_MAX];
+    if (cbs) {
+        saved = tg_error();
+        if (saved) snprintf(savedmsg, sizeof savedmsg, "%s", tg_error_message());
+        tg_gc_info info = { .generation = 0 };
+        invoke_callbacks(TG_GC_START, &info);
+    }
+    uint64_t t0 = now_ns();
+    intptr_t collected = 0;
+    /* Again, with no safepoint from here to the end of the examination
+       (the callbacks above may have passed one). */
+    bool done = local_guard_ok() && _tg_gc_collect_local_main(&y->head, y->slot, &collected);
+    if (done) {
+        __atomic_store_n(&s->count[0], 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&s->count[1], 1, __ATOMIC_RELAXED);
+        uint64_t pause = now_ns() - t0;       /* this thread's, not the world's */
+        stats_add(0, collected, 0, pause);
+        if (cbs) {
+            tg_gc_info info = { .generation = 0, .collected = collected, .pause_ns = pause };
+            invoke_callbacks(TG_GC_STOP, &info);
+        }
+    } else if (cbs) {                          /* raced with a revocation: nothing collected */
+        tg_gc_info info = { .generation = 0 };
+        invoke_callbacks(TG_GC_STOP, &info);
+    }
+    if (cbs) { if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear(); }
+    y->local = 0;
+    atomic_fetch_add_explicit(done ? &_tg_gc_local_runs : &_tg_gc_local_fallbacks, 1, memory_order_relaxed);
+    return done ? collected : -1;
+}
+
+/* Is the calling thread inside a local collection (its callbacks, its frees)? */
+static bool in_local_collection(void)
+{
+    _tg_tstate *ts = _tg_tls_ts;
+    young_slot *y = ts ? ts->gc_state : NULL;
+    return y && y->local;
+}
+
 static TG_NOINLINE void collect_automatic(void)
 {
     _tg_gcstate *s = &_tg_gcs;
     if (_tg_ft()) {
+        if (in_local_collection()) return;
+        /* Only generation 0 due: this thread's young list alone, world running. */
+        bool young_only = true;
+        for (int i = 1; i < GC_NGENS; i++)
+            if (__atomic_load_n(&s->count[i], __ATOMIC_RELAXED) > s->threshold[i]
+                && (i < GC_NGENS - 1 || s->long_lived_pending >= s->long_lived_total / GC_LONG_LIVED_DIVISOR))
+                young_only = false;
+        if (young_only && _tg_gc_collect_local() >= 0) return;
         if (!collector_claim(false)) return;
         for (int i = GC_NGENS - 1; i >= 0; i--) {
             /* count[0] is added to atomically by every thread (ft_count_flush) */
@@ -545,6 +655,7 @@ TG_API intptr_t tg_gc_collect(int generation)
     }
     _tg_gcstate *s = &_tg_gcs;
     if (_tg_ft()) {
+        if (in_local_collection()) return 0;    /* from a gc callback or a deallocation */
         if (!collector_claim(true)) return 0;   /* from a finalizer or callback */
         intptr_t n = collect_with_callbacks(generation < 0 ? 2 : generation);
         collector_release();
@@ -575,7 +686,17 @@ TG_API int  tg_gc_is_tracked(tg_obj *o) { return o && _tg_is_gc(o) && _tg_gc_is_
 TG_API int  tg_gc_is_finalized(tg_obj *o) { return o && (o->ob_flags & _TG_OBF_FINALIZED) != 0; }
 TG_API void tg_gc_set_debug(unsigned flags) { _tg_gcs.debug = flags; }
 TG_API unsigned tg_gc_get_debug(void) { return _tg_gcs.debug; }
-TG_API void tg_gc_get_stats(tg_gc_stats out[3]) { memcpy(out, _tg_gcs.stats, sizeof _tg_gcs.stats); }
+TG_API void tg_gc_get_stats(tg_gc_stats out[3])
+{
+    for (int i = 0; i < 3; i++) {
+        const tg_gc_stats *st = &_tg_gcs.stats[i];
+        out[i].collections = __atomic_load_n(&st->collections, __ATOMIC_RELAXED);
+        out[i].collected = __atomic_load_n(&st->collected, __ATOMIC_RELAXED);
+        out[i].uncollectable = __atomic_load_n(&st->uncollectable, __ATOMIC_RELAXED);
+        out[i].pause_ns_total = __atomic_load_n(&st->pause_ns_total, __ATOMIC_RELAXED);
+        out[i].pause_ns_max = __atomic_load_n(&st->pause_ns_max, __ATOMIC_RELAXED);
+    }
+}
 
 TG_API tg_obj *tg_gc_garbage(void)
 {

@@ -138,6 +138,9 @@ typedef struct _tg_gcstate {
     long       long_lived_pending;      /* objects promoted into gen 2 since */
     int        enabled;
     int        collecting;              /* re-entrancy guard */
+    int        locals_ok;               /* FT: the guard's holder is freeing its common
+                                           garbage with the world running; local young
+                                           collections may run (gc/gc.c, local_guard_ok) */
     unsigned   debug;
     uint8_t    parity;                  /* 0 or GC_PARITY: the clean parity of gen 2 */
     tg_obj    *garbage;                 /* tg_gc_garbage's list, created on first use */
@@ -191,6 +194,22 @@ TG_INTERNAL size_t _tg_gc_list_size(const _tg_gchead *h);
    stopped on entry and running on return; finalizers, clearing and weakref
    callbacks run with it running (gc/collect.c's header). */
 TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split);
+/* gc/collect.c: a local young collection (free-threaded mode, world
+   running): the calling thread's own young list young (slot) only, if
+   eligible (gc/collect.c explains); false: not eligible, nothing changed.
+   Survivors join generation 1; *collected: the objects freed. */
+TG_INTERNAL bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collected);
+/* gc/collect.c: would the list be eligible now (a hint, without holding)? */
+TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, uint8_t slot);
+/* gc/gc.c: a local young collection of the calling thread's list, with
+   counts, stats and callbacks; -1 when it does not apply (the caller
+   collects with the world stopped instead), else the objects freed. */
+TG_INTERNAL intptr_t _tg_gc_collect_local(void);
+/* Local collections done, and tried but not eligible (statistics, tests). */
+extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+/* Test hook: called inside a local collection, between the eligibility
+   walk and the count, while the thread holds its biases. */
+extern TG_INTERNAL void (*_tg_gc_local_hook)(void);
 /* gc/gc.c, for split collections: restart the world stopped for the
    collection (then drop what the biased-count merge kept), and stop it
    again (then merge the queued biased counts, fold hot counts). Both
