@@ -21,6 +21,12 @@
 #include <time.h>
 
 #include "tg_test.h"
+#include "runtime/internal.h"
+#include "sync/sync.h"
+/* gc/gc_internal.h (not included: its names clash with this file's) */
+extern intptr_t _tg_gc_collect_local(void);
+extern void (*_tg_gc_local_hook)(void);
+extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -880,5 +886,300 @@ Test(gc_ft, common_garbage_across_threads, .timeout = 120)
     tg_gc_stats st[3];
     tg_gc_get_stats(st);
     cr_assert_gt(st[0].collections, 10, "automatic collections ran");
+    fini_ft();
+}
+
+/* ------------------------------------------- local young collections
+   A thread's automatic young collection examines only its own young list,
+   with the world running, when every object on it is eligible (gc/collect.c,
+   _tg_gc_collect_local_main). _tg_gc_collect_local() runs one directly:
+   -1 when it does not apply (then the automatic path stops the world). */
+
+static bool have_bias(void) { return !(_tg_rt.obj_lock_birth & _TG_BIAS_SHARED); }
+static bool lock_bits_off(const tg_obj *o) { return (__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_BIAS_OFF) != 0; }
+
+/* The main thread's young list emptied (everything so far to generation 2),
+   automatic collections off: what the test makes next is all it holds. */
+static void local_setup(void)
+{
+    init_ft();
+    setup();
+    tg_gc_disable();
+    tg_gc_collect(-1);
+}
+
+/* n two-list cycles, dropped */
+static void drop_cycles(int n)
+{
+    for (int i = 0; i < n; i++) {
+        tg_obj *a = OK(tg_list_new(0)), *b = OK(tg_list_new(0));
+        cr_assert_eq(tg_list_append(a, b), 0);
+        cr_assert_eq(tg_list_append(b, a), 0);
+        tg_decref(a);
+        tg_decref(b);
+    }
+}
+
+/* Runs inside the local collection, while the thread holds its biases:
+   the world is running iff the ticker advances meanwhile. No safepoint. */
+static _Atomic int hook_saw_ticks;
+static void hook_world_runs(void)
+{
+    long t0 = atomic_load(&ticks);
+    uint64_t deadline = now_ms() + 3000;
+    while (now_ms() < deadline && atomic_load(&ticks) - t0 < 1000) sched_yield();
+    atomic_store(&hook_saw_ticks, atomic_load(&ticks) - t0 >= 1000);
+}
+
+Test(gc_ft, local_collection_frees_a_private_cycle_while_another_thread_runs, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }   /* no membarrier(): never local */
+    thr t = { .fn = ticker_fn };
+    spawn(&t);
+    cr_assert(world_runs());
+    drop_cycles(100);
+    tg_gc_stats before[3], after[3];
+    tg_gc_get_stats(before);
+    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    _tg_gc_local_hook = hook_world_runs;
+    intptr_t n = _tg_gc_collect_local();
+    _tg_gc_local_hook = NULL;
+    cr_assert_eq(n, 200, "a local collection freed the 100 cycles (got %ld)", (long)n);
+    cr_assert(atomic_load(&hook_saw_ticks), "the other thread ran during the examination");
+    cr_assert_eq(atomic_load(&_tg_gc_local_runs), runs + 1);
+    tg_gc_get_stats(after);
+    cr_assert_eq(after[0].collections, before[0].collections + 1, "counted as a generation-0 collection");
+    cr_assert_eq(after[0].collected, before[0].collected + 200);
+    atomic_store(&stop_workers, 1);
+    join_released(&t);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* A cycle that a shared container refers to survives into generation 1, as
+   does one through a tuple (any thread may read a tuple's items without
+   revoking anything, so tuples count as referenced from outside); both go
+   with a collection of the generations once dropped. */
+static _Atomic(tg_obj *) shared_pub;
+static _Atomic int reader_step;
+static void shared_reader_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *s = atomic_load(&shared_pub);
+    tg_obj *x = OK(tg_int(5));
+    WCHECK(tg_list_append(s, x) == 0);               /* revokes the list's bias */
+    tg_decref(x);
+    atomic_store(&reader_step, 1);
+    while (atomic_load(&reader_step) != 2) { tg_safepoint(); sched_yield(); }
+    /* s[1] is the list a, a[0] is b, b[0] is a: intact after the collection */
+    tg_obj *a = tg_list_get(s, 1);
+    WCHECK(a != NULL && tg_list_len(a) == 1);
+    if (a) {
+        tg_obj *b = tg_list_get(a, 0);
+        WCHECK(b != NULL && tg_list_len(b) == 1);
+        if (b) {
+            tg_obj *a2 = tg_list_get(b, 0);
+            WCHECK(a2 == a);
+            tg_xdecref(a2);
+            tg_decref(b);
+        }
+        tg_decref(a);
+    }
+    atomic_store(&reader_step, 3);
+}
+
+Test(gc_ft, local_collection_keeps_a_cycle_reachable_from_a_shared_container, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    tg_obj *s = OK(tg_list_new(0));
+    tg_gc_collect(-1);                               /* s is old now */
+    atomic_store(&shared_pub, s);
+    atomic_store(&reader_step, 0);
+    thr t = { .fn = shared_reader_fn };
+    spawn(&t);
+    while (atomic_load(&reader_step) != 1) { tg_safepoint(); sched_yield(); }
+    cr_assert(lock_bits_off(s), "the other thread revoked s's bias");
+    tg_obj *a = OK(tg_list_new(0)), *b = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(a, b), 0);
+    cr_assert_eq(tg_list_append(b, a), 0);
+    cr_assert_eq(tg_list_append(s, a), 0);           /* s -> a <-> b */
+    tg_decref(a);
+    tg_decref(b);
+    /* and a cycle through a tuple: c -> (c,) */
+    tg_obj *c = OK(tg_list_new(0));
+    tg_obj *tu = OK(tg_tuple(1, c));
+    cr_assert_eq(tg_list_append(c, tu), 0);
+    tg_decref(tu);
+    tg_decref(c);
+    drop_cycles(10);
+    intptr_t n = _tg_gc_collect_local();
+    cr_assert_eq(n, 20, "only the 10 private cycles are freed (got %ld)", (long)n);
+    cr_assert(tg_gc_is_tracked(a) && tg_gc_is_tracked(b), "a and b survive");
+    atomic_store(&reader_step, 2);
+    while (atomic_load(&reader_step) != 3) { tg_safepoint(); sched_yield(); }
+    join_released(&t);
+    cr_assert_eq(tg_list_len(s), 2);
+    tg_decref(OK(tg_list_pop(s, 1)));                /* drops s's reference to a */
+    cr_assert_eq(collect_twice(), 4, "a, b and the tuple cycle go with the generations");
+    atomic_store(&shared_pub, NULL);
+    tg_decref(s);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* Another thread that starts to append to, or read, one of the collecting
+   thread's young lists while that thread examines it waits until the
+   examination is over, and then sees the list as it was. */
+static _Atomic(tg_obj *) young_pub;
+static _Atomic int toucher_go, toucher_started, toucher_done;
+static _Atomic int hook_saw_toucher_wait;
+
+static void toucher_fn(void *arg)
+{
+    int read = (int)(intptr_t)arg;
+    while (!atomic_load(&toucher_go)) { tg_safepoint(); sched_yield(); }
+    tg_obj *l = atomic_load(&young_pub);
+    atomic_store(&toucher_started, 1);
+    if (read) {
+        tg_obj *x = tg_list_get(l, 2);               /* a lock-free read revokes the bias */
+        WCHECK(x != NULL && tg_int_value(x) == 2);
+        tg_xdecref(x);
+    } else {
+        tg_obj *x = OK(tg_int(99));
+        WCHECK(tg_list_append(l, x) == 0);           /* a locked mutation revokes it */
+        tg_decref(x);
+    }
+    atomic_store(&toucher_done, 1);
+}
+
+/* Inside the examination: let the toucher start, and see it wait. */
+static void hook_toucher(void)
+{
+    atomic_store(&toucher_go, 1);
+    uint64_t deadline = now_ms() + 3000;
+    while (!atomic_load(&toucher_started) && now_ms() < deadline) sched_yield();
+    uint64_t until = now_ms() + 50;                  /* 50 ms: it must still be waiting */
+    while (now_ms() < until && !atomic_load(&toucher_done)) sched_yield();
+    atomic_store(&hook_saw_toucher_wait, atomic_load(&toucher_started) && !atomic_load(&toucher_done));
+}
+
+static void toucher_waits(int read)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    atomic_store(&toucher_go, 0);
+    atomic_store(&toucher_started, 0);
+    atomic_store(&toucher_done, 0);
+    tg_obj *l = OK(tg_list_new(0));
+    for (int i = 0; i < 5; i++) {
+        tg_obj *x = OK(tg_int(i));
+        cr_assert_eq(tg_list_append(l, x), 0);
+        tg_decref(x);
+    }
+    atomic_store(&young_pub, l);                     /* l's reference is the test's */
+    drop_cycles(20);
+    thr t = { .fn = toucher_fn, .arg = (void *)(intptr_t)read };
+    spawn(&t);
+    uint64_t rev = _tg_bias_revocations();
+    _tg_gc_local_hook = hook_toucher;
+    intptr_t n = _tg_gc_collect_local();
+    _tg_gc_local_hook = NULL;
+    cr_assert_eq(n, 40, "the local collection ran (got %ld)", (long)n);
+    cr_assert(atomic_load(&hook_saw_toucher_wait), "the other thread waited for the examination");
+    join_released(&t);
+    cr_assert(atomic_load(&toucher_done));
+    cr_assert_eq(_tg_bias_revocations(), rev + 1);
+    cr_assert_eq(tg_list_len(l), read ? 5 : 6);
+    for (int i = 0; i < (int)tg_list_len(l); i++) {
+        tg_obj *x = OK(tg_list_get(l, i));
+        cr_assert_eq(tg_int_value(x), i < 5 ? i : 99);
+        tg_decref(x);
+    }
+    cr_assert(tg_gc_is_tracked(l));
+    atomic_store(&young_pub, NULL);
+    tg_decref(l);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+Test(gc_ft, append_during_a_local_collection_waits_and_sees_the_list, .timeout = 60) { toucher_waits(0); }
+Test(gc_ft, read_during_a_local_collection_waits_and_sees_the_list, .timeout = 60) { toucher_waits(1); }
+
+/* What a local collection does not handle makes it fall back: the
+   automatic collection then stops the world, as before. */
+static int cb_local_start, cb_local_stop;
+static intptr_t cb_local_collected;
+static void local_cb(int phase, const tg_gc_info *info, void *arg)
+{
+    (void)arg;
+    if (info->generation != 0) return;
+    if (phase == TG_GC_START) cb_local_start++;
+    else { cb_local_stop++; cb_local_collected += info->collected; }
+}
+
+static void plain_traverse_type_cycle(tg_type *t)
+{
+    tg_obj *o = OK(tg_new(t));
+    cr_assert_eq(tg_setattr(o, "self", o), 0);
+    tg_decref(o);
+}
+
+Test(gc_ft, local_collection_falls_back_for_finalizers_weakrefs_and_embedder_types, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    cr_assert_eq(tg_gc_add_callback(local_cb, NULL), 0);
+    /* eligible: runs, with callbacks for generation 0 */
+    drop_cycles(5);
+    cr_assert_eq(_tg_gc_collect_local(), 10);
+    cr_assert_eq(cb_local_start, 1);
+    cr_assert_eq(cb_local_stop, 1);
+    cr_assert_eq(cb_local_collected, 10);
+    /* a finalizer (an embedder GC type with one) */
+    drop_self_cycle(PLAIN);
+    drop_cycles(5);
+    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    cr_assert_eq(_tg_gc_collect_local(), -1);
+    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(cb_local_start, 1, "no callback for a collection that falls back");
+    cr_assert_eq(tg_gc_collect(0), 11);
+    cr_assert_eq(atomic_load(&finalized), 1);
+    /* a weakref to a young object (a plain instance: eligible without it) */
+    tg_obj *l = OK(tg_object_new(NULL));
+    cr_assert_eq(tg_setattr(l, "self", l), 0);
+    tg_obj *w = OK(tg_weakref(l, NULL, NULL));
+    tg_decref(l);
+    cr_assert_eq(_tg_gc_collect_local(), -1);
+    cr_assert_eq(tg_gc_collect(0), 1);
+    tg_obj *r = tg_weakref_get(w);
+    cr_assert(r == NULL || r == tg_none());
+    tg_xdecref(r);
+    tg_decref(w);
+    /* an embedder GC type without a finalizer */
+    tg_type_spec sp = { .name = "PlainGc", .payload_size = 8, .flags = TG_TYPE_GC };
+    tg_type *pt = tg_type_new(&sp);
+    cr_assert_not_null(pt);
+    plain_traverse_type_cycle(pt);
+    cr_assert_eq(_tg_gc_collect_local(), -1);
+    cr_assert_eq(tg_gc_collect(0), 1);
+    /* the automatic path: a young list with a finalizer is collected with
+       the world stopped (the fallback), and local collections resume */
+    drop_self_cycle(PLAIN);
+    fb = atomic_load(&_tg_gc_local_fallbacks);
+    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    tg_gc_set_threshold(50, 1000, 1000);
+    tg_gc_enable();
+    for (int i = 0; i < 40; i++) drop_cycles(1);
+    cr_assert_gt(atomic_load(&_tg_gc_local_fallbacks), fb, "the first automatic collection fell back");
+    cr_assert_eq(atomic_load(&finalized), 2, "and collected the finalizer's cycle");
+    for (int i = 0; i < 100; i++) drop_cycles(1);
+    cr_assert_gt(atomic_load(&_tg_gc_local_runs), runs, "later ones are local");
+    cr_assert_eq(tg_gc_remove_callback(local_cb, NULL), 0);
+    teardown();
     fini_ft();
 }
