@@ -16,6 +16,9 @@
  *   ft_bias_revoke    an owner mutates its new list and dict on the biased
  *                     path while other threads start appending, setting and
  *                     reading them (revocation mid-stream).
+ *   ft_local_gc       private cycles collected by their thread alone (local
+ *                     young collections, world running) while young lists
+ *                     are handed between threads, read and mutated.
  *
  * The embedder objects carry a cookie checked on every use and at dealloc
  * (a use after free or a double free breaks it) and a dealloc counter
@@ -25,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "stress/harness/harness.h"
+#include "runtime/internal.h"
+#include "sync/sync.h"
 
 #define FT_COOKIE 0x66742d636f6f6b69ull     /* "ft-cooki" */
 
@@ -441,4 +446,201 @@ const tgs_scenario tgs_scen_ft_bias_revoke = {
     .invariants = "each wave: len(list) == len(dict) == every append made, no value twice, reads see stored values "
                   "and the dict maps every listed int to itself",
     .run = br_run,
+};
+
+/* ================================================================ ft_local_gc */
+/* Local young collections (free-threaded mode: a thread collects its own
+   young list with the world running, when nothing on it can be reached by
+   another thread without revoking a bias; gc/collect.c). Every thread makes
+   private cyclic garbage — lists, dicts, tuples, plain objects, each cycle
+   holding a counted object — while the threads also hand young lists to
+   each other through a shared exchange array, reading and mutating what
+   they take (the first touch revokes the maker's bias, possibly while the
+   maker is examining its young list) and hanging their own young lists,
+   sometimes cyclically, on other threads' ones (in phases: a young list
+   another thread touched makes its maker fall back to stopping the world
+   until its next collection). Low thresholds: automatic
+   collections, local or (on fallback) stopping the world, run all the time;
+   now and then a thread collects the generations explicitly.
+   A unit is X = [counted s, int s, M, extras...] with M = [X]; an extra is
+   a counted object, or a list [counted, (maybe) another unit]. */
+
+#define LG_SLOTS 16
+#define LG_OPS   3000
+
+static tg_obj *lg_slot[LG_SLOTS];        /* __atomic exchange only; each holds one reference */
+extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;   /* gc/gc_internal.h */
+
+static tg_obj *lg_unit(uint64_t serial)
+{
+    tg_obj *x = tg_list_new(0), *m = tg_list_new(0), *c = ftc_new(serial), *n = tg_int((int64_t)serial);
+    bool ok = x && m && c && n && tg_list_append(x, c) == 0 && tg_list_append(x, n) == 0
+              && tg_list_append(x, m) == 0 && tg_list_append(m, x) == 0;
+    tg_xdecref(c);
+    tg_xdecref(n);
+    tg_xdecref(m);
+    if (!ok) { tg_xdecref(x); return NULL; }
+    return x;
+}
+
+static bool lg_counted_ok(tgs_worker *w, tg_obj *c, const char *what)
+{
+    return TGS_CHECK(w->ctx, c && tg_typeof(c) == ftc_type && ftc_ok(c),
+                     "thread %d: %s is not an intact counted object (freed while reachable?)", w->index, what);
+}
+
+/* Read all of x (another thread's, usually: the reads revoke its biases). */
+static void lg_check_unit(tgs_worker *w, tg_obj *x, int depth)
+{
+    tgs_ctx *ctx = w->ctx;
+    size_t n = tg_list_len(x);
+    if (!TGS_CHECK(ctx, n >= 3, "thread %d: unit has %zu items, at least 3 expected", w->index, n)) return;
+    tg_obj *c = tg_list_get(x, 0), *s = tg_list_get(x, 1), *m = tg_list_get(x, 2);
+    if (lg_counted_ok(w, c, "unit[0]") && TGS_CHECK(ctx, s && tg_typeof(s) == tg_type_int(), "thread %d: unit[1] not an int", w->index))
+        TGS_CHECK(ctx, ((ftc_payload *)tg_payload(c))->serial == (uint64_t)tg_int_value(s),
+                  "thread %d: unit serial %" PRIu64 " vs %" PRId64, w->index, ((ftc_payload *)tg_payload(c))->serial, tg_int_value(s));
+    if (TGS_CHECK(ctx, m && tg_typeof(m) == tg_type_list() && tg_list_len(m) == 1, "thread %d: unit[2] is not [unit]", w->index)) {
+        tg_obj *back = tg_list_get(m, 0);
+        TGS_CHECK(ctx, back == x, "thread %d: unit[2][0] is %p, not the unit %p", w->index, (void *)back, (void *)x);
+        tg_xdecref(back);
+    }
+    tg_xdecref(c);
+    tg_xdecref(s);
+    tg_xdecref(m);
+    for (size_t i = 3; i < n; i++) {
+        tg_obj *e = tg_list_get(x, (ptrdiff_t)i);
+        if (!e) { tg_error_clear(); break; }          /* popped meanwhile by a holder */
+        if (tg_typeof(e) == tg_type_list()) {
+            size_t k = tg_list_len(e);
+            tg_obj *e0 = k ? tg_list_get(e, 0) : NULL;
+            lg_counted_ok(w, e0, "extra[0]");
+            tg_xdecref(e0);
+            if (k > 1 && depth < 2) {
+                tg_obj *u = tg_list_get(e, 1);
+                if (u) lg_check_unit(w, u, depth + 1); else tg_error_clear();
+                tg_xdecref(u);
+            }
+        } else {
+            lg_counted_ok(w, e, "extra");
+        }
+        tg_decref(e);
+    }
+}
+
+/* Private cyclic garbage of one of four shapes, holding a counted object. */
+static void lg_private(tgs_worker *w, uint64_t serial)
+{
+    tg_obj *c = ftc_new(serial), *a = NULL, *b = NULL, *k = NULL;
+    bool ok = c != NULL;
+    switch (tgs_below(&w->rng, 4)) {
+    case 0:                                            /* a <-> b, a holds c */
+        ok = ok && (a = tg_list_new(0)) && (b = tg_list_new(0)) && tg_list_append(a, b) == 0
+             && tg_list_append(b, a) == 0 && tg_list_append(a, c) == 0;
+        break;
+    case 1:                                            /* d = {k: l}, l = [d, c] */
+        ok = ok && (a = tg_dict_new()) && (b = tg_list_new(0)) && (k = tg_int((int64_t)serial))
+             && tg_dict_set(a, k, b) == 0 && tg_list_append(b, a) == 0 && tg_list_append(b, c) == 0;
+        break;
+    case 2:                                            /* l = [(l, c)]: through a tuple */
+        ok = ok && (a = tg_list_new(0)) && (b = tg_tuple(2, a, c)) && tg_list_append(a, b) == 0;
+        break;
+    default:                                           /* o.self = o, o.c = c */
+        ok = ok && (a = tg_object_new(NULL)) && tg_setattr(a, "self", a) == 0 && tg_setattr(a, "c", c) == 0;
+    }
+    if (!ok) tgs_fail(w->ctx, "thread %d: building private garbage failed: %s", w->index, tg_error_message());
+    tg_xdecref(k);
+    tg_xdecref(a);
+    tg_xdecref(b);
+    tg_xdecref(c);
+}
+
+static void lg_worker(tgs_worker *w)
+{
+    tgs_ctx *ctx = w->ctx;
+    tg_obj *mine[4] = { 0 };            /* units this thread holds (its own or taken) */
+    uint64_t serial = (uint64_t)(w->index + 1) << 40 | ctx->round << 24;
+    for (int i = 0; i < LG_OPS && !tgs_failures(ctx); i++) {
+        uint64_t r = tgs_next(&w->rng);
+        int s = (int)(r % LG_SLOTS), m = (int)((r >> 8) % 4);
+        /* phases: 200 ops of private garbage only (local collections can
+           run), then 100 that also share */
+        unsigned op = i % 300 < 200 ? 0 : (unsigned)((r >> 16) % 32);
+        if (op < 20) {                                 /* private garbage */
+            lg_private(w, serial++);
+        } else if (op < 22) {                          /* publish a new unit of ours */
+            tg_obj *u = lg_unit(serial++);
+            if (!u) { tgs_fail(ctx, "thread %d: lg_unit failed: %s", w->index, tg_error_message()); break; }
+            tg_obj *old = __atomic_exchange_n(&lg_slot[s], u, __ATOMIC_ACQ_REL);
+            if (old) { lg_check_unit(w, old, 0); tg_xdecref(mine[m]); mine[m] = old; }
+        } else if (op < 25) {                          /* take one: another thread's, usually */
+            tg_obj *u = __atomic_exchange_n(&lg_slot[s], NULL, __ATOMIC_ACQ_REL);
+            if (u) { lg_check_unit(w, u, 0); tg_xdecref(mine[m]); mine[m] = u; }
+        } else if (op < 28 && mine[m]) {              /* mutate a held unit */
+            tg_obj *e;
+            if (tgs_below(&w->rng, 2)) {
+                e = ftc_new(serial++);
+            } else {                                   /* a young list of ours, maybe back to a unit */
+                e = tg_list_new(0);
+                tg_obj *c = ftc_new(serial++);
+                if (!e || !c || tg_list_append(e, c) < 0) tgs_fail(ctx, "thread %d: extra list failed", w->index);
+                tg_xdecref(c);
+                tg_obj *u = __atomic_load_n(&lg_slot[(s + 1) % LG_SLOTS], __ATOMIC_ACQUIRE) ? NULL : mine[(m + 1) % 4];
+                if (e && u && tg_list_append(e, u) < 0) tgs_fail(ctx, "thread %d: append unit failed", w->index);
+            }
+            if (!e || tg_list_append(mine[m], e) < 0) tgs_fail(ctx, "thread %d: append extra failed: %s", w->index, tg_error_message());
+            tg_xdecref(e);
+            if (tg_list_len(mine[m]) > 6) {
+                tg_obj *p = tg_list_pop(mine[m], 3);
+                if (p) tg_decref(p); else tg_error_clear();
+            }
+            lg_check_unit(w, mine[m], 0);
+        } else if (op < 30 && mine[m]) {              /* put a held unit back (a second reference) */
+            tg_incref(mine[m]);
+            tg_obj *old = __atomic_exchange_n(&lg_slot[s], mine[m], __ATOMIC_ACQ_REL);
+            if (old) { lg_check_unit(w, old, 0); tg_decref(old); }
+        } else if (op < 31) {                          /* drop a held unit */
+            tg_xdecref(mine[m]);
+            mine[m] = NULL;
+        } else if (tgs_below(&w->rng, 16) == 0) {     /* the generations, world stopped */
+            if (tg_gc_collect((int)tgs_below(&w->rng, 3)) < 0)
+                tgs_fail(ctx, "thread %d: tg_gc_collect failed: %s", w->index, tg_error_message());
+        }
+        tgs_op(w);
+        if ((r >> 40) % 16 == 0) tgs_pause(w);
+    }
+    for (int m = 0; m < 4; m++) tg_xdecref(mine[m]);
+}
+
+static int lg_run(tgs_ctx *ctx)
+{
+    if (ftc_setup(ctx) < 0) return TGS_FAILED;
+    memset(lg_slot, 0, sizeof lg_slot);
+    long th[3];
+    tg_gc_get_threshold(th);
+    tg_gc_set_threshold(200, 10, 10);
+    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    tgs_run_threads(ctx, nt, lg_worker, NULL);
+    for (int s = 0; s < LG_SLOTS; s++) {
+        tg_obj *o = __atomic_exchange_n(&lg_slot[s], NULL, __ATOMIC_ACQ_REL);
+        if (o) tg_decref(o);
+    }
+    if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx))
+        TGS_CHECK(ctx, atomic_load(&_tg_gc_local_runs) > runs || (_tg_rt.obj_lock_birth & _TG_BIAS_SHARED),
+                  "no local young collection ran (free-threaded mode)");
+    tg_gc_set_threshold(th[0], th[1], th[2]);
+    tg_gc_collect(-1);                  /* what the slots held, and the drops QSBR deferred */
+    ftc_check_all_freed(ctx);           /* (one more collection) */
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_local_gc = {
+    .name = "ft_local_gc",
+    .description = "threads make private cycles (lists, dicts, tuples, objects) while handing young lists to each "
+                   "other through a shared array, reading and mutating them; low thresholds, so local young "
+                   "collections run beside it all",
+    .invariants = "every counted object read through a reachable container is intact (nothing freed while "
+                  "reachable), units keep their shape; every counted object deallocated exactly once by the "
+                  "end of the round (all garbage freed); local collections ran (free-threaded mode)",
+    .run = lg_run,
 };
