@@ -65,7 +65,12 @@ static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
     young_slot *y = &young_none;
     pthread_mutex_lock(&slot_lock);
     for (int i = 1; i < GC_NSLOTS; i++) {
-        if (!young_slots[i].owner) { y = &young_slots[i]; y->owner = ts; break; }
+        if (!young_slots[i].owner) {
+            y = &young_slots[i];
+            y->owner = ts;
+            y->local = 0;       /* (a fork child: its last owner may have been mid-collection) */
+            break;
+        }
     }
     pthread_mutex_unlock(&slot_lock);
     ts->gc_state = y;
@@ -341,7 +346,8 @@ static TG_NOINLINE void ft_count_flush(_tg_tstate *ts)
     young_slot *y = ts->gc_state;
     if (y) young_drain(y, false);
     if (c > s->threshold[0] && s->threshold[0] > 0 && s->enabled
-        && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED))
+        && (!__atomic_load_n(&s->collecting, __ATOMIC_RELAXED)
+            || __atomic_load_n(&s->locals_ok, __ATOMIC_RELAXED)))   /* a local one may run */
         collect_automatic();
 }
 
