@@ -565,7 +565,9 @@ intptr_t _tg_gc_collect_local(void)
     _tg_gcstate *s = &_tg_gcs;
     _tg_tstate *ts = _tg_tls_ts;
     young_slot *y = ts ? ts->gc_state : NULL;
-    if (!_tg_ft() || !y || !y->slot || y->local || s->debug || !local_guard_ok()) return -1;
+    /* (_tg_tls_bias: never from inside a biased section — none allocates an
+       object today; the hold below would end that section's announcement) */
+    if (!_tg_ft() || !y || !y->slot || y->local || s->debug || _tg_tls_bias || !local_guard_ok()) return -1;
     /* queued biased decrefs merged (merged objects are not eligible, and
        a merge may free), zombies others queued freed */
     y->local = 1;
