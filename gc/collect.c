@@ -264,7 +264,7 @@ static inline bool may_be_tracked(const tg_obj *c)
    Unlinking during phase 1 only needs the forward links: no gc_prev is a
    link during phases 1-2 except the list head's (its tail), which classify
    uses; classify rebuilds every other one. */
-static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples, bool local)
+static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *list, ctx *x, bool tuples)
 {
     _tg_gchead *prev = list, *g;
     for (g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
@@ -272,7 +272,7 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
         __builtin_prefetch((const void *)g->gc_next);
         uint8_t nb = x->fresh[o->ob_gc_bits];
         if (nb) {
-            g->gc_prev = (uintptr_t)(local ? local_count_copy(o) : gc_count_copy(o) - x->bias);
+            g->gc_prev = (uintptr_t)(gc_count_copy(o) - x->bias);
             o->ob_gc_bits = nb;
         }
         if (tuples && o->ob_type->kind == _TG_K_TUPLE) {
@@ -293,13 +293,11 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
                 continue;
             }
         }
-        if (local) for_each_child(o, x, refs_dec_local, visit_refs_dec_local);
-        else for_each_child(o, x, refs_dec, visit_refs_dec);
+        for_each_child(o, x, refs_dec, visit_refs_dec);
     }
 }
-static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false, false); }
-static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true, false); }
-static void count_refs_local(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false, true); }
+static void count_refs(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, false); }
+static void count_refs_first(_tg_gchead *list, ctx *x) { count_refs_impl(list, x, true); }
 
 /* ----------------------------------------------------- phase 2: classify */
 
@@ -1017,6 +1015,59 @@ static inline intptr_t local_count_copy(const tg_obj *o)
 
 /* Each member: T's own, at rest on T's list, of a type whose contents only
    T can reach while T holds its biases. Called after _tg_bias_hold_all. */
+static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest)
+{
+    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
+    /* at rest, or given its gc_refs already by a parent in this walk */
+    uint8_t b = o->ob_gc_bits;
+    if (b != rest && b != (GC_TRACKED | GC_REFS)) return false;     /* (a zombie: not tracked) */
+    const tg_type *t = o->ob_type;
+    bool lock;
+    if (t == &_tg_tuple_type) lock = false;
+    else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
+    else return false;
+    if (t->finalize || (o->ob_flags & _TG_OBF_WEAKLIST)) return false;
+    if (__atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) == _TG_IMMORTAL_LOCAL) return false;
+    if ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) != _TG_REF_BIASED) return false;
+    /* after the hold: pairs with the revoker's REVOKING and membarrier() */
+    return !lock || !(__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF);
+}
+
+/* Phase 1 of a local collection, with the eligibility test folded in: each
+   member is tested when the walk reaches it, before its contents are read
+   (a parent may already have read its count and set its bits). False: one
+   is not eligible; local_undo puts the list back as it was. */
+static bool count_refs_local_checked(_tg_gchead *list, ctx *x, uint8_t rest)
+{
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        __builtin_prefetch((const void *)g->gc_next);
+        if (TG_UNLIKELY(!local_member_ok(o, x->tid, rest))) return false;
+        if (o->ob_gc_bits == rest) {
+            g->gc_prev = (uintptr_t)local_count_copy(o);
+            o->ob_gc_bits = (uint8_t)(GC_TRACKED | GC_REFS);
+        }
+        for_each_child(o, x, refs_dec_local, visit_refs_dec_local);
+    }
+    return true;
+}
+
+/* After a failed count_refs_local_checked: the bits it (or a parent's
+   visit) set go back to rest, the prev links are rebuilt (phase 1 only
+   wrote gc_prev and bits; the forward chain is intact). Only the thread's
+   own objects' bits are read. */
+static void local_undo(_tg_gchead *list, uintptr_t me, uint8_t rest)
+{
+    _tg_gchead *prev = list;
+    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == me && o->ob_gc_bits == (GC_TRACKED | GC_REFS))
+            o->ob_gc_bits = rest;
+        g->gc_prev = (uintptr_t)prev;
+    }
+    list->gc_prev = (uintptr_t)prev;
+}
+
 static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest)
 {
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
@@ -1065,12 +1116,6 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collec
     *collected = 0;
     _tg_bias_hold_all();
     /* ---- held: no safepoint, no blocking, no allocation until the release */
-    if (!local_eligible(young, me, rest)) {
-        _tg_bias_release_all();
-        return false;
-    }
-    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
-    if (_tg_gc_local_hook) _tg_gc_local_hook();
     ctx x;
     x.bias = 0;
     x.tid = me;
@@ -1078,9 +1123,15 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collec
     x.tent_finalize = x.tent_nobulk = false;
     x.keep_bits = gc_bits_at_rest(1);
     tables_for_local(&x, rest);
+    if (!count_refs_local_checked(young, &x, rest)) {
+        local_undo(young, me, rest);
+        _tg_bias_release_all();
+        return false;
+    }
+    TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
+    if (_tg_gc_local_hook) _tg_gc_local_hook();
     _tg_gchead unreach;
     gc_list_init(&unreach);
-    count_refs_local(young, &x);
     classify_local(young, &unreach, &x);
     /* lists and tuples only: freed whole; else (dicts, objects) cleared one
        by one, which may free members early: the extra reference keeps each

@@ -207,8 +207,9 @@ TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, uint8_t slot);
 TG_INTERNAL intptr_t _tg_gc_collect_local(void);
 /* Local collections done, and tried but not eligible (statistics, tests). */
 extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
-/* Test hook: called inside a local collection, between the eligibility
-   walk and the count, while the thread holds its biases. */
+/* Test hook: called inside a local collection, after the count walk (which
+   tests every object's eligibility) and before the classify walk, while the
+   thread holds its biases. */
 extern TG_INTERNAL void (*_tg_gc_local_hook)(void);
 /* gc/gc.c, for split collections: restart the world stopped for the
    collection (then drop what the biased-count merge kept), and stop it
