@@ -1183,3 +1183,50 @@ Test(gc_ft, local_collection_falls_back_for_finalizers_weakrefs_and_embedder_typ
     teardown();
     fini_ft();
 }
+
+/* A local collection that meets an object it cannot handle late in the
+   list (after a parent already gave it its gc_refs) puts the list back as
+   it was: the collection with the world stopped that follows validates the
+   lists (TG_DEBUG >= 2) and finds exactly the garbage. */
+static _Atomic(tg_obj *) revoke_me;
+static void revoker_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *x = tg_list_get(atomic_load(&revoke_me), 0);    /* revokes its bias */
+    WCHECK(x != NULL && tg_int_value(x) == 7);
+    tg_xdecref(x);
+}
+
+Test(gc_ft, local_collection_that_falls_back_leaves_the_young_list_intact, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    drop_cycles(5);
+    tg_obj *a = OK(tg_list_new(0)), *s = OK(tg_list_new(0)), *seven = OK(tg_int(7));
+    cr_assert_eq(tg_list_append(s, seven), 0);
+    cr_assert_eq(tg_list_append(a, s), 0);           /* a (earlier in the list) refers to s */
+    tg_decref(seven);
+    drop_cycles(5);
+    atomic_store(&revoke_me, s);
+    thr t = { .fn = revoker_fn };
+    spawn(&t);
+    join_released(&t);
+    cr_assert(lock_bits_off(s));
+    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    cr_assert_eq(_tg_gc_collect_local(), -1, "s is shared now: not eligible");
+    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert(tg_gc_is_tracked(a) && tg_gc_is_tracked(s));
+    cr_assert_eq(tg_gc_collect(0), 20, "the 10 cycles, found by the collection that stops the world");
+    cr_assert_eq(tg_list_len(a), 1);
+    tg_obj *x = OK(tg_list_get(a, 0));
+    cr_assert_eq(x, s);
+    tg_decref(x);
+    drop_cycles(3);
+    cr_assert_eq(_tg_gc_collect_local(), 6, "a and s are old now: local collections resume");
+    atomic_store(&revoke_me, NULL);
+    tg_decref(a);
+    tg_decref(s);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
