@@ -59,6 +59,9 @@ typedef struct young_slot {
 static young_slot young_slots[GC_NSLOTS];
 static young_slot young_none;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Slots with an owner (changed under slot_lock, read lock-free): the N of a
+   local collection's 1/N share of generation 0 (_tg_gc_collect_local). */
+static long young_owners;
 
 static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
 {
@@ -69,6 +72,7 @@ static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
             y = &young_slots[i];
             y->owner = ts;
             y->local = 0;       /* (a fork child: its last owner may have been mid-collection) */
+            __atomic_add_fetch(&young_owners, 1, __ATOMIC_RELAXED);
             break;
         }
     }
@@ -178,6 +182,7 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
     __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
     pthread_mutex_lock(&slot_lock);
     y->owner = NULL;
+    __atomic_sub_fetch(&young_owners, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&slot_lock);
 }
 
@@ -241,6 +246,8 @@ int _tg_gc_init(void)
         y->slot = (uint8_t)i;
     }
     young_none = young_slots[0];
+    __atomic_store_n(&young_owners, 0, __ATOMIC_RELAXED);
+    s->local_share = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
     return 0;
 }
@@ -554,9 +561,14 @@ static bool local_guard_ok(void)
    has why that is safe). Returns -1 when it does not apply (debug flags, no
    slot, a collection of the generations in progress, an object that is not
    eligible): the caller stops the world instead. Else the objects freed.
-   Counting rules as for a collection of generation 0: count[0] = 0,
-   count[1] + 1 (atomically: other threads flush and collect meanwhile);
-   stats and callbacks for generation 0. No safepoint between the check of
+   Counting: count[0] = 0, stats and callbacks for generation 0. count[1]
+   counts collections of generation 0; a local one collects one thread's
+   young list — with N threads attached, about 1/N of generation 0 (count[0]
+   is summed over every thread's allocations, so each list holds ~1/N of it)
+   — so N local collections count as one (atomically: other threads flush
+   and collect meanwhile). With one thread that is the GIL-mode rule; with
+   N, generation 1 is still collected once per ~threshold0 x threshold1
+   allocations, not N times as often. No safepoint between the check of
    the guard and the end of the examination, so a collection of the
    generations (which stops the world, reaching every thread at a
    safepoint) never overlaps one. */
@@ -595,7 +607,16 @@ intptr_t _tg_gc_collect_local(void)
     bool done = local_guard_ok() && _tg_gc_collect_local_main(&y->head, y->slot, &collected);
     if (done) {
         __atomic_store_n(&s->count[0], 0, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&s->count[1], 1, __ATOMIC_RELAXED);
+        long nthreads = __atomic_load_n(&young_owners, __ATOMIC_RELAXED);   /* threads with a young list */
+        if (nthreads < 1) nthreads = 1;
+        long share = __atomic_add_fetch(&s->local_share, 1, __ATOMIC_RELAXED);
+        while (share >= nthreads) {
+            if (__atomic_compare_exchange_n(&s->local_share, &share, share - nthreads, false,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                __atomic_add_fetch(&s->count[1], 1, __ATOMIC_RELAXED);
+                break;
+            }
+        }
         uint64_t pause = now_ns() - t0;       /* this thread's, not the world's */
         stats_add(0, collected, 0, pause);
         if (cbs) {

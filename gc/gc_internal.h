@@ -138,6 +138,8 @@ typedef struct _tg_gcstate {
     long       long_lived_pending;      /* objects promoted into gen 2 since */
     int        enabled;
     int        collecting;              /* re-entrancy guard */
+    long       local_share;             /* FT: local young collections not yet counted
+                                           in count[1] (gc/gc.c, _tg_gc_collect_local) */
     int        locals_ok;               /* FT: the guard's holder is freeing its common
                                            garbage with the world running; local young
                                            collections may run (gc/gc.c, local_guard_ok) */

@@ -1230,3 +1230,55 @@ Test(gc_ft, local_collection_that_falls_back_leaves_the_young_list_intact, .time
     teardown();
     fini_ft();
 }
+
+/* count[1] counts collections of generation 0. A local collection collects
+   one thread's young list, about 1/N of generation 0 with N threads that
+   have one: with one thread each adds 1 to count[1] (the GIL-mode rule),
+   with two it takes two. */
+static atomic_int cnt_hold;
+static void young_holder_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *l = tg_list_new(0);              /* tracked: this thread gets a young list */
+    atomic_store(&cnt_hold, 1);
+    while (atomic_load(&cnt_hold) == 1) {
+        TG_BEGIN_ALLOW_THREADS
+        sched_yield();
+        TG_END_ALLOW_THREADS
+    }
+    tg_xdecref(l);
+}
+
+Test(gc_ft, local_collections_count_as_a_share_of_generation_0, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    long c[3], d[3];
+    drop_cycles(1);
+    tg_gc_get_count(c);
+    cr_assert_eq(_tg_gc_collect_local(), 2);
+    tg_gc_get_count(d);
+    cr_assert_eq(d[1], c[1] + 1, "one thread: a local collection is a whole generation-0 collection");
+    atomic_store(&cnt_hold, 0);
+    thr t = { .fn = young_holder_fn };
+    spawn(&t);
+    while (atomic_load(&cnt_hold) == 0) {
+        TG_BEGIN_ALLOW_THREADS
+        sched_yield();
+        TG_END_ALLOW_THREADS
+    }
+    tg_gc_get_count(c);
+    long added = 0;
+    for (int i = 0; i < 4; i++) {
+        drop_cycles(1);
+        cr_assert_eq(_tg_gc_collect_local(), 2);
+        tg_gc_get_count(d);
+        added = d[1] - c[1];
+    }
+    cr_assert_eq(added, 2, "two threads with young lists: 4 local collections add 2 to count[1], not %ld", added);
+    atomic_store(&cnt_hold, 2);
+    join_released(&t);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
