@@ -352,6 +352,18 @@ static int tg_list_clear_impl(tg_obj *o)
         tg_critical_section cs_; _tg_cs_begin(&cs_, (o), NULL);              \
         T r_ = call; _tg_cs_end(&cs_); return r_; } while (0)
 
+/* The append's locked paths, out of line: the owner's biased path in
+   tg_list_append then needs no stack frame for a critical section. */
+static TG_NOINLINE int list_append_locked(tg_obj *o, tg_obj *item)
+{
+    if (_tg_lock_quick(o)) { int r = tg_list_append_impl(o, item); _tg_lock_quick_end(o); return r; }
+    tg_critical_section cs;
+    _tg_cs_begin(&cs, o, NULL);
+    int r = tg_list_append_impl(o, item);
+    _tg_cs_end(&cs);
+    return r;
+}
+
 TG_API int tg_list_append(tg_obj *o, tg_obj *item)
 {
 #if defined(TG_PLANT_FT_RACE) && TG_PLANT_FT_RACE
@@ -359,7 +371,11 @@ TG_API int tg_list_append(tg_obj *o, tg_obj *item)
        the list's lock. The ft_append_exact scenario must catch it. */
     return tg_list_append_impl(o, item);
 #endif
-    LOCKED1(o, int, tg_list_append_impl(o, item));
+    if (!_tg_ft() || !o || _tg_kind_of(o) != _TG_K_LIST) return tg_list_append_impl(o, item);
+    if (!_tg_bias_enter(o)) return list_append_locked(o, item);
+    int r = tg_list_append_impl(o, item);
+    _tg_bias_exit();
+    return r;
 }
 TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_set_impl(o, i, item)); }
 TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_insert_impl(o, i, item)); }
