@@ -201,33 +201,16 @@ int _tg_gc_traverse(tg_obj *o, tg_visitproc visit, void *arg)
 
 /* -------------------------------------------------------- phase 1: count */
 
-static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x)
-{
-    uint8_t b = c->ob_gc_bits;
-    if (!x->member[b]) return;
-    _tg_gchead *g = _tg_as_gc(c);
-    intptr_t r;
-    uint8_t nb = x->fresh[b];
-    if (!nb) {
-        r = (intptr_t)g->gc_prev;
-    } else {
-        r = gc_count_copy(c) - x->bias;
-        c->ob_gc_bits = nb;
-    }
-    if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
-    g->gc_prev = (uintptr_t)r;
-}
-static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
-
 /* Local collection (free-threaded mode, the world running): the set is the
    collecting thread's own young list. A child owned by another thread is
    outside it; its bits may be written by its owner's own local collection
    at this moment, so they are not read (ob_tid is read first). A member's
-   count is read with local_count_copy. */
+   count is read with local_count_copy. `local` is a constant at every call:
+   the two walks get their own specialised copies. */
 static inline intptr_t local_count_copy(const tg_obj *o);
-static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx *x)
+static inline __attribute__((always_inline)) void refs_dec_any(tg_obj *c, ctx *x, bool local)
 {
-    if (__atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != x->tid) return;
+    if (local && __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != x->tid) return;
     uint8_t b = c->ob_gc_bits;
     if (!x->member[b]) return;
     _tg_gchead *g = _tg_as_gc(c);
@@ -236,12 +219,15 @@ static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx 
     if (!nb) {
         r = (intptr_t)g->gc_prev;
     } else {
-        r = local_count_copy(c);
+        r = local ? local_count_copy(c) : gc_count_copy(c) - x->bias;
         c->ob_gc_bits = nb;
     }
     if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
     g->gc_prev = (uintptr_t)r;
 }
+static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x) { refs_dec_any(c, x, false); }
+static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx *x) { refs_dec_any(c, x, true); }
+static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
 static int visit_refs_dec_local(tg_obj *c, void *x) { refs_dec_local(c, x); return 0; }
 
 /* Untracking tuples that can never be part of a cycle (CPython does the
