@@ -1101,9 +1101,18 @@ Test(ft, fork_while_threads_run_child_has_working_runtime, .timeout = 60)
         long before = atomic_load(&deallocs);
         tg_decref(owned);                      /* owner thread is gone in the child */
         fork_child_work(shared);
+#if !TG_TEST_ASAN
+        /* A new attached thread in the child. Not under ASan: gcc 12's
+           sanitizer allocator has no fork handler; a new thread starts with
+           empty allocator caches, and its first malloc or free of a size
+           class whose lock a parent thread held at fork() blocks forever
+           (8 hangs in 20 runs under the asan preset, the child's thread
+           stuck in __asan::QuarantineCallback::Allocate; 0 in 20 in the
+           debug build, which runs this part). */
         thr c = { .fn = fork_child_work, .arg = shared };
         pthread_t cid = spawn(&c);
         join_released(cid);
+#endif
         if (atomic_load(&bad)) _exit(4);
         tg_gc_collect(-1);
         if (atomic_load(&deallocs) != before + 1) _exit(5);   /* `owned` freed exactly once */

@@ -400,6 +400,7 @@ static void *fork_busy(void *arg)
     return NULL;
 }
 
+#if !TG_TEST_ASAN
 static void *child_thread(void *arg)
 {
     int *ok = arg;
@@ -410,6 +411,7 @@ static void *child_thread(void *arg)
     tg_thread_detach();
     return NULL;
 }
+#endif
 
 static int child_main(tg_obj *shared)
 {
@@ -419,11 +421,20 @@ static int child_main(tg_obj *shared)
     tg_decref(f);
     tg_list_clear(shared);
     tg_decref(shared);
+    /* A new thread attaching in the child. Not under ASan: gcc 12's
+       sanitizer allocator has no fork handler, so when a parent thread
+       (criterion's, or one of ours) was inside it at fork(), the child's
+       first allocation from that size class blocks forever on the copied
+       lock — seen once in 15 runs of this test under the asan preset, the
+       child's new thread stuck in SizeClassAllocator64::GetFromAllocator
+       (calloc of its thread state). The debug build runs this part. */
+#if !TG_TEST_ASAN
     int ok = 0;
     pthread_t t;
     pthread_create(&t, NULL, child_thread, &ok);
     join_released(t);
     if (!ok) return 12;
+#endif
     tg_gil_stats st;
     tg_gil_get_stats(&st);
     if (tg_fini() != 0) return 13;
