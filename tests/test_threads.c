@@ -191,6 +191,7 @@ static atomic_int inside, overlap;
 static long plain_counter;
 static atomic_int exclusion_started;
 
+#define EXCLUSION_ROUNDS 100000
 static void *exclusion_worker(void *arg)
 {
     (void)arg;
@@ -199,7 +200,10 @@ static void *exclusion_worker(void *arg)
     atomic_fetch_add(&exclusion_started, 1);
     while (atomic_load(&exclusion_started) < 4) sched_yield();
     tg_thread_attach();
-    for (int i = 0; i < 20000; i++) {
+    /* 100,000 rounds (~10 ms of work per thread, 50 switch intervals): with
+       20,000 a loaded machine once let the threads run nearly one after the
+       other (2 hand-offs, the assertion below wants 4) */
+    for (int i = 0; i < EXCLUSION_ROUNDS; i++) {
         if (atomic_fetch_add(&inside, 1) != 0) atomic_store(&overlap, 1);
         long v = plain_counter;
         for (volatile int k = 0; k < 300; k++) {}
@@ -221,7 +225,7 @@ Test(threads, gil_exclusion)
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, exclusion_worker, NULL);
     for (int i = 0; i < 4; i++) join_released(t[i]);
     cr_assert_eq(atomic_load(&overlap), 0, "two threads ran attached at once");
-    cr_assert_eq(plain_counter, 80000);
+    cr_assert_eq(plain_counter, 4 * EXCLUSION_ROUNDS);
     tg_gil_stats st;
     tg_gil_get_stats(&st);
     cr_assert_geq(st.handoffs, 4, "handoffs %llu", (unsigned long long)st.handoffs);
