@@ -393,6 +393,53 @@ int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o)
     return r;
 }
 
+bool _tg_ft_any_slot_holds(const tg_obj *o)
+{
+    bool r = false;
+    pthread_rwlock_rdlock(&brc_lock);
+    for (_tg_ft_tstate *f = brc_threads; f && !r; f = f->next)
+        /* seq_cst: as above (acquire pairs with the holder's release store
+           leaving its sticky op) */
+        r = __atomic_load_n(f->bias_slot, __ATOMIC_SEQ_CST) == o;
+    pthread_rwlock_unlock(&brc_lock);
+    return r;
+}
+
+int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns)
+{
+    int r = 0;
+    pthread_rwlock_rdlock(&brc_lock);       /* the holder's TLS stays valid while we look */
+    for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
+        if (__atomic_load_n(f->sticky_slot, __ATOMIC_RELAXED) != o) continue;
+        r = 1;
+        /* An operation takes a few nanoseconds and a busy holder runs one
+           after another: sampling its slot for a while sees o almost at
+           once. Relaxed: only a heuristic. */
+        uint64_t end = _tg_now_ns() + window_ns;
+        do {
+            for (int k = 0; k < 64; k++) {
+                if (__atomic_load_n(f->bias_slot, __ATOMIC_RELAXED) == o) { r = 2; goto out; }
+                _TG_CPU_RELAX();
+            }
+        } while (_tg_now_ns() < end);
+        break;
+    }
+out:
+    pthread_rwlock_unlock(&brc_lock);
+    return r;
+}
+
+void _tg_ft_sticky_forget_all(tg_obj *o)
+{
+    pthread_rwlock_rdlock(&brc_lock);
+    for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
+        tg_obj *expect = o;
+        __atomic_compare_exchange_n(f->sticky_slot, &expect, NULL, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    }
+    pthread_rwlock_unlock(&brc_lock);
+}
+
 /* -------------------------------------------------------- thread life */
 
 int _tg_ft_thread_init(_tg_tstate *ts)
@@ -403,6 +450,7 @@ int _tg_ft_thread_init(_tg_tstate *ts)
     f->tid = ts->tid;
     f->qlock = (_tg_spinlock)_TG_SPINLOCK_INIT;
     f->bias_slot = &_tg_tls_bias;
+    f->sticky_slot = &_tg_tls_sticky;
     pthread_rwlock_wrlock(&brc_lock);
     f->next = brc_threads;
     brc_threads = f;
@@ -430,6 +478,9 @@ void _tg_ft_thread_fini(_tg_tstate *ts)
     _tg_ft_merge_own(ts);
     _tg_qsbr_thread_fini(f);           /* may decref: before leaving the registry */
     _tg_ft_merge_own(ts);
+    /* A lock this thread holds in reserve stays locked, held by nobody:
+       the next thread that wants it takes it over (sync/bias.c). */
+    __atomic_store_n(&_tg_tls_sticky, NULL, __ATOMIC_RELAXED);
     pthread_rwlock_wrlock(&brc_lock);
     for (_tg_ft_tstate **p = &brc_threads; *p; p = &(*p)->next)
         if (*p == f) { *p = f->next; break; }

@@ -27,6 +27,8 @@ typedef struct _tg_ft_tstate {
     size_t                nhot;
     /* owner-biased locks (sync/bias.c): the thread's _tg_tls_bias */
     tg_obj *const        *bias_slot;
+    /* reserved object locks (sync/bias.c): _tg_tls_sticky */
+    tg_obj              **sticky_slot;
     /* contention detector: last object whose shared-count CAS failed */
     tg_obj               *suspect;
     unsigned              suspect_fails;
@@ -41,6 +43,14 @@ typedef struct _tg_ft_tstate {
    holds o or _TG_BIAS_ALL (seq_cst load), 0 if it does not, -1 if no such
    thread is registered. */
 TG_INTERNAL int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o);
+/* Reserved object locks (sync/bias.c), over every registered thread:
+   whether some thread's bias slot holds o (seq_cst loads); whether some
+   thread's sticky slot holds o (0: none), and then whether its bias slot is
+   seen holding o within window_ns (2: busy; else 1); forget o in every
+   sticky slot that holds it (CAS to NULL). */
+TG_INTERNAL bool _tg_ft_any_slot_holds(const tg_obj *o);
+TG_INTERNAL int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns);
+TG_INTERNAL void _tg_ft_sticky_forget_all(tg_obj *o);
 TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_online(_tg_tstate *ts);

@@ -10,6 +10,7 @@
  * references are dropped only after the list is consistent again (a decref
  * can run arbitrary finalizers that look at the list).
  */
+#include <pthread.h>
 #include "runtime/internal.h"
 #include "sync/chaos.h"
 #include "sync/sync.h"
@@ -51,6 +52,7 @@ static void list_destroy(tg_obj *o) { list_detach(o, false); }
 
 static void list_release(tg_obj *o)
 {
+    if (_tg_ft()) _tg_sticky_on_free(o);     /* a lock held in reserve (sync/bias.c) */
     if (!_tg_obj_recycle(o, &_tg_ts()->fl_list, _TG_LIST_FREELIST_MAX))
         _tg_obj_free(o);
 }
@@ -67,10 +69,21 @@ static int list_traverse(tg_obj *o, tg_visitproc visit, void *arg)
 
 static void list_clear_slot(tg_obj *o) { list_detach(o, false); }   /* the collector: garbage */
 
-static size_t list_sizeof(const tg_obj *o)
+static void list_note_reader(tg_obj *o);
+
+static size_t list_sizeof(const tg_obj *co)
 {
+    tg_obj *o = (tg_obj *)(uintptr_t)co;
     const _tg_list *l = (const _tg_list *)o;
-    return sizeof(_tg_list) + (l->items ? sizeof(_tg_items) + l->items->cap * sizeof(tg_obj *) : 0);
+    bool biased = false;
+    if (_tg_ft() && !(biased = _tg_bias_enter(o))) {
+        _tg_bias_claim(o);
+        list_note_reader(o);                 /* the block may be replaced, not moved, under us */
+    }
+    _tg_items *it = __atomic_load_n(&l->items, __ATOMIC_ACQUIRE);
+    size_t n = sizeof(_tg_list) + (it ? sizeof(_tg_items) + __atomic_load_n(&it->cap, __ATOMIC_RELAXED) * sizeof(tg_obj *) : 0);
+    if (biased) _tg_bias_exit();
+    return n;
 }
 
 tg_type _tg_list_type = {
@@ -113,8 +126,25 @@ static int list_reserve(_tg_list *l, size_t need)
        list (a reader revokes the bias first, and waits for this section to
        end), so the block may move as in GIL mode — doubling still, and the
        new slots zeroed, because lock-free readers will see this block once
-       the bias is revoked. */
-    bool biased = _tg_ft() && _tg_tls_bias == &l->base;
+       the bias is revoked. An operation under a lock held in reserve
+       announces the list in the same slot, but the list is SHARED then:
+       readers may hold the block. */
+    uint8_t lockv = _tg_ft() ? __atomic_load_n(&l->base.ob_mutex.v, __ATOMIC_RELAXED) : 0;
+    bool biased = _tg_ft() && _tg_tls_bias == &l->base && !(lockv & _TG_BIAS_SHARED);
+    /* No lock-free reader ever (list_mark_readers): the caller holds the
+       lock, so none can start meanwhile either; the block moves as in GIL
+       mode, and its free slots are zeroed only when a reader comes. */
+    if (_tg_ft() && (lockv & _TG_BIAS_SHARED) && !(lockv & _TG_LOCK_READERS)) {
+        if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
+            _tg_err_set(TG_ERR_OVERFLOW, "list too long");
+            return -1;
+        }
+        _tg_items *grown = tg_mem_realloc(l->items, sizeof(_tg_items) + ncap * sizeof(tg_obj *));
+        if (!grown) { _tg_err_nomem(); return -1; }
+        grown->cap = ncap;
+        __atomic_store_n(&l->items, grown, __ATOMIC_RELEASE);
+        return 0;
+    }
     if (!_tg_ft() || biased) {
         if (biased && ncap < 2 * cap) ncap = 2 * cap;
         if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
@@ -185,6 +215,55 @@ static bool normalize_index(ptrdiff_t *i, size_t len)
     return *i >= 0 && (size_t)*i < len;
 }
 
+/* Lock-free readers and the block (free-threaded mode). A writer that
+   grows a list replaces its block by a copy and frees the old one after a
+   grace period, because a lock-free reader may be reading it — unless no
+   thread has ever read the list without its lock: a list whose lock byte
+   lacks _TG_LOCK_READERS is grown in place (realloc, no copy: one page
+   fault per new page instead of a copy of the whole block, as in GIL mode).
+   A lock-free reader sets the bit once per list, under the lock, before
+   its first read; the bit never clears. So a writer (who holds the lock)
+   that sees it clear knows that no reader is in the block. The owner of a
+   biased list reads inside a biased section instead (a writer that revokes
+   the bias waits for it to end). */
+static void list_open_to_readers(tg_obj *o)
+{
+    _tg_list *l = (_tg_list *)o;
+    if (__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_LOCK_READERS) return;
+    /* The slots past len of a block readers can see are NULL (list_reserve
+       says why); a block grown in place has not been zeroed. */
+    if (l->items && l->items->cap > l->len)
+        memset(l->items->item + l->len, 0, (l->items->cap - l->len) * sizeof(tg_obj *));
+    /* release: the zeroed slots before the bit, for a reader that checks
+       the bit (acquire) without taking the lock */
+    __atomic_fetch_or(&o->ob_mutex.v, (uint8_t)_TG_LOCK_READERS, __ATOMIC_RELEASE);
+}
+static TG_NOINLINE void list_mark_readers(tg_obj *o)
+{
+    if (_tg_stw_is_stopped()) {              /* no writer runs; nothing to lock */
+        list_open_to_readers(o);
+        return;
+    }
+    /* The only thread (a fork child, typically, where the lock may have been
+       left held by a thread that did not come along): no writer can be in
+       the block, and one that registers later sees the bit (set under the
+       registry lock it takes to register). */
+    pthread_mutex_lock(&_tg_rt.registry_lock);
+    bool alone = _tg_rt.nthreads == 1;
+    if (alone) list_open_to_readers(o);
+    pthread_mutex_unlock(&_tg_rt.registry_lock);
+    if (alone) return;
+    tg_critical_section cs;
+    _tg_cs_begin(&cs, o, NULL);
+    list_open_to_readers(o);
+    _tg_cs_end(&cs);
+}
+static inline void list_note_reader(tg_obj *o)
+{
+    if (TG_UNLIKELY(!(__atomic_load_n(&o->ob_mutex.v, __ATOMIC_ACQUIRE) & _TG_LOCK_READERS)))
+        list_mark_readers(o);
+}
+
 static tg_obj *list_get_locked(tg_obj *o, ptrdiff_t i)
 {
     _tg_list *l = (_tg_list *)o;
@@ -206,7 +285,15 @@ static tg_obj *list_get_lockfree(tg_obj *o, ptrdiff_t i)
 {
     _tg_list *l = (_tg_list *)o;
     _tg_safepoint_check();
+    if (_tg_bias_enter(o)) {                 /* the owner, bias standing: a plain read */
+        tg_obj *r = NULL;
+        if (!normalize_index(&i, l->len)) _tg_err_set(TG_ERR_INDEX, "list index out of range");
+        else r = _tg_newref(l->items->item[i]);
+        _tg_bias_exit();
+        return r;
+    }
     _tg_bias_claim(o);                      /* another thread's biased list: revoke first */
+    list_note_reader(o);
     _tg_items *it = __atomic_load_n(&l->items, __ATOMIC_ACQUIRE);
     size_t len = __atomic_load_n(&l->len, __ATOMIC_ACQUIRE);
     ptrdiff_t j = i;
@@ -348,6 +435,7 @@ static int tg_list_clear_impl(tg_obj *o)
 #define LOCKED1(o, T, call) do {                                            \
         if (!_tg_ft() || !(o) || _tg_kind_of(o) != _TG_K_LIST) return call;   \
         if (_tg_bias_enter(o)) { T r_ = call; _tg_bias_exit(); return r_; }   \
+        if (_tg_sticky_enter(o)) { T r_ = call; _tg_sticky_exit(); return r_; } \
         if (_tg_lock_quick(o)) { T r_ = call; _tg_lock_quick_end(o); return r_; } \
         tg_critical_section cs_; _tg_cs_begin(&cs_, (o), NULL);              \
         T r_ = call; _tg_cs_end(&cs_); return r_; } while (0)
@@ -364,6 +452,21 @@ static TG_NOINLINE int list_append_locked(tg_obj *o, tg_obj *item)
     return r;
 }
 
+/* The common append inside a biased section or under a reserved lock,
+   inlined there: the slot is free and the item not NULL. Anything else
+   (growth, errors) goes to tg_list_append_impl. */
+static inline __attribute__((always_inline)) int list_append_here(tg_obj *o, tg_obj *item)
+{
+    _tg_list *l = (_tg_list *)o;
+    _tg_items *it = l->items;
+    size_t len = l->len;
+    if (TG_UNLIKELY(!item || !it || len == it->cap)) return tg_list_append_impl(o, item);
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
+    __atomic_store_n(&it->item[len], _tg_newref(item), __ATOMIC_RELEASE);
+    __atomic_store_n(&l->len, len + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
 TG_API int tg_list_append(tg_obj *o, tg_obj *item)
 {
 #if defined(TG_PLANT_FT_RACE) && TG_PLANT_FT_RACE
@@ -372,9 +475,10 @@ TG_API int tg_list_append(tg_obj *o, tg_obj *item)
     return tg_list_append_impl(o, item);
 #endif
     if (!_tg_ft() || !o || _tg_kind_of(o) != _TG_K_LIST) return tg_list_append_impl(o, item);
-    if (!_tg_bias_enter(o)) return list_append_locked(o, item);
-    int r = tg_list_append_impl(o, item);
-    _tg_bias_exit();
+    /* the owner while the bias stands, or the holder of a reserved lock */
+    if (!_tg_bias_enter(o) && !_tg_sticky_enter(o)) return list_append_locked(o, item);
+    int r = list_append_here(o, item);
+    _tg_bias_exit();                         /* the same slot for both */
     return r;
 }
 TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_set_impl(o, i, item)); }

@@ -34,7 +34,9 @@ endif()
 #   TG_PLANT_FT_RACE=1  tg_list_append without the list's lock (free-threaded)
 #   TG_PLANT_BIAS_RACE=1  revoking an owner-biased lock does not wait for the
 #                       owner's lock-free section to end (free-threaded)
-# (runtime/list.c has the first two switches, sync/bias.c the third.)
+#   TG_PLANT_STICKY_RACE=1  taking over a reserved lock does not wait for an
+#                       operation its holder runs under it (free-threaded)
+# (runtime/list.c has the first two switches, sync/bias.c the others.)
 get_target_property(_tgs_lib_srcs tangle_objs SOURCES)
 function(tgs_planted_build name macro output)
   add_library(${name}_objs OBJECT ${_tgs_lib_srcs})
@@ -54,6 +56,7 @@ endfunction()
 tgs_planted_build(tangle_stress_planted TG_PLANT_RACE tangle-stress-planted)
 tgs_planted_build(tangle_stress_ft_planted TG_PLANT_FT_RACE tangle-stress-ft-planted)
 tgs_planted_build(tangle_stress_bias_planted TG_PLANT_BIAS_RACE tangle-stress-bias-planted)
+tgs_planted_build(tangle_stress_sticky_planted TG_PLANT_STICKY_RACE tangle-stress-sticky-planted)
 
 # ------------------------------------------------------------------- tests
 if(TANGLE_BUILD_TESTS AND TARGET tangle_cmd)
@@ -95,5 +98,13 @@ if(TANGLE_BUILD_TESTS AND TANGLE_CHAOS)
            COMMAND $<TARGET_FILE:tangle_stress_bias_planted> stress --scenario ft_bias_revoke
                    --mode ft --threads 2 --seconds 10 --seed 1)
   set_tests_properties(stress_detects_planted_bias_race PROPERTIES
+    LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
+  # Reserved locks: a take-over that does not wait for the holder's running
+  # operation races with it (lost appends). 2 threads, no chaos; caught in
+  # the first round (0.02 s, seeds 1-5, release build), 10-second budget.
+  add_test(NAME stress_detects_planted_sticky_race
+           COMMAND $<TARGET_FILE:tangle_stress_sticky_planted> stress --scenario ft_list_reserve
+                   --mode ft --threads 2 --seconds 10 --seed 1)
+  set_tests_properties(stress_detects_planted_sticky_race PROPERTIES
     LABELS "stress" TIMEOUT 120 WILL_FAIL TRUE)
 endif()

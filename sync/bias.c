@@ -41,6 +41,7 @@
  */
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "runtime/ft.h"
@@ -48,8 +49,11 @@
 #include "sync/chaos.h"
 
 TG_INTERNAL _Thread_local tg_obj *_tg_tls_bias TG_TLS_IE;
+TG_INTERNAL _Thread_local tg_obj *_tg_tls_sticky TG_TLS_IE;
+TG_INTERNAL _Thread_local tg_obj *_tg_tls_streak_obj TG_TLS_IE;
+TG_INTERNAL _Thread_local uint32_t _tg_tls_streak_n TG_TLS_IE;
 
-static _Atomic uint64_t revocations;
+static _Atomic uint64_t revocations, takeovers;
 static bool membarrier_ok;
 
 static int membarrier(int cmd)
@@ -72,6 +76,7 @@ void _tg_bias_runtime_init(void)
 }
 
 uint64_t _tg_bias_revocations(void) { return atomic_load_explicit(&revocations, memory_order_relaxed); }
+uint64_t _tg_sticky_takeovers(void) { return atomic_load_explicit(&takeovers, memory_order_relaxed); }
 
 #define SPIN_TRIES  256
 #define YIELD_TRIES 64
@@ -114,3 +119,175 @@ void _tg_bias_revoke_slow(tg_obj *o)
     __atomic_fetch_or(&o->ob_mutex.v, (uint8_t)_TG_BIAS_SHARED, __ATOMIC_SEQ_CST);
     atomic_fetch_add_explicit(&revocations, 1, memory_order_relaxed);
 }
+
+/* ------------------------------------------------------- reserved locks
+   (the protocol: sync/sync.h, "reserved locks"; docs/free-threading.md)
+
+   Why: with the bias gone, a list that two threads append to costs each
+   append a CAS to lock and a CAS to unlock, and the line holding the lock
+   byte and the list's length moves between the cores on nearly every
+   append: 15 ns an append from one thread, and two threads together got
+   0.34x the throughput of GIL mode, where the lock is the GIL and changes
+   hands every few milliseconds. A reserved lock changes hands once per time
+   slice instead, and its holder's appends cost what a biased section costs.
+
+   Take-over of o (lock byte LOCKED|SHARED|STICKY), by a thread T:
+     1. CAS TAKING in (only while STICKY is set and TAKING is not): from
+        here on T alone finishes the take-over; the holder's next
+        _tg_sticky_enter fails;
+     2. membarrier(): as for a bias revocation, either a thread's entry sees
+        TAKING, or its bias-slot store is visible to T in step 3;
+     3. wait until no thread's bias slot holds o: an operation under the
+        reserved lock may be running (acquire: its writes are T's now);
+     4. forget o in every sticky slot (the holder's, unless it moved on);
+     5. clear STICKY|TAKING, keeping LOCKED (and PARKED): T holds the
+        lock.
+   No holder cooperation is needed beyond finishing an operation that is
+   already running, so a reserved lock cannot be part of a deadlock: its
+   holder may block, detach, exit or hold another lock meanwhile. */
+
+#define SLICE_NS      1000000u   /* how long a busy holder keeps its reservation */
+#define POLL_SPIN_NS  2000u
+#define POLL_SLEEP_NS 20000u
+#define STICKY_OFF_BITS (M_PARKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING)
+enum { M_LOCKED_BIT = 1, M_PARKED_BIT = 2 };
+
+static void sleep_for(uint64_t ns)
+{
+    struct timespec t = { 0, (long)ns };
+    nanosleep(&t, NULL);
+}
+
+bool _tg_sticky_keep(tg_obj *o)
+{
+    if (!membarrier_ok) return false;
+    uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
+    for (;;) {
+        if ((v & (M_LOCKED_BIT | _TG_BIAS_SHARED | STICKY_OFF_BITS)) != (M_LOCKED_BIT | _TG_BIAS_SHARED))
+            return false;                   /* waiters parked, or still biased */
+        /* A previous reservation is left behind, locked and held by nobody:
+           the next thread that wants it takes it over. */
+        __atomic_store_n(&_tg_tls_sticky, o, __ATOMIC_RELAXED);
+        /* release: with the slot store before it, a taker that sees STICKY
+           (acquire) finds o in our slot */
+        if (__atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | _TG_LOCK_STICKY), false,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            return true;
+        __atomic_store_n(&_tg_tls_sticky, NULL, __ATOMIC_RELAXED);
+    }
+}
+
+bool _tg_sticky_steal(tg_obj *o)
+{
+    uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
+    do {
+        if ((v & (M_LOCKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING)) != (M_LOCKED_BIT | _TG_LOCK_STICKY))
+            return false;
+        /* 1. seq_cst: the TSan build's Dekker pairing with the holder's
+           seq_cst slot store and byte load */
+    } while (!__atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | _TG_LOCK_TAKING), false,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    TG_CHAOS_POINT(TG_CHAOS_SITE_LOCK_ACQUIRE);
+#if defined(TG_PLANT_STICKY_RACE) && TG_PLANT_STICKY_RACE
+    /* PLANTED BUG (the tangle-stress-sticky-planted test build only): take
+       the reserved lock over without waiting for an operation the holder
+       may be running under it. The ft_append_exact and ft_list_sticky
+       scenarios must catch it. */
+#else
+    /* 2. */
+    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+        _tg_fatal("tangle: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed after registration");
+    /* 3. */
+    /* Never detached while TAKING is ours: a stop-the-world (fork's, say)
+       must not find a take-over half done. The operation we wait for never
+       blocks and has no safepoint, so this ends. */
+    for (unsigned tries = 0; _tg_ft_any_slot_holds(o); tries++) {
+        if (tries < SPIN_TRIES) _TG_CPU_RELAX();
+        else sched_yield();
+    }
+#endif
+    /* 4. */
+    _tg_ft_sticky_forget_all(o);
+    /* 5. seq_cst (acq_rel would do: release orders step 4 before the bits
+       clear for a holder's second look at its slot) */
+    __atomic_fetch_and(&o->ob_mutex.v, (uint8_t)~(_TG_LOCK_STICKY | _TG_LOCK_TAKING), __ATOMIC_SEQ_CST);
+    atomic_fetch_add_explicit(&takeovers, 1, memory_order_relaxed);
+    return true;
+}
+
+bool _tg_sticky_steal_any(tg_obj *o)
+{
+    _tg_tstate *ts = _tg_tls_ts;
+    bool detached = ts && atomic_load(&ts->status) != _TG_TS_ATTACHED;
+    if (detached && !_tg_sync_try_enter(ts, false)) {
+        sched_yield();                      /* a stop is in progress: let it pass */
+        return false;
+    }
+    bool r = _tg_sticky_steal(o);
+    if (detached) _tg_sync_leave(ts);       /* holding o, as tg_mutex_lock's caller expects */
+    return r;
+}
+
+bool _tg_sticky_acquire(tg_obj *o)
+{
+    tg_tstate *detached = NULL;
+    uint64_t start = 0;
+    for (;;) {
+        /* acquire: orders our look at the sticky slots after the bits */
+        uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_ACQUIRE);
+        if (v & M_LOCKED_BIT) {
+            if (!(v & _TG_LOCK_STICKY)) break;               /* an ordinary hold: the caller's path */
+            if (v & _TG_LOCK_TAKING) { sched_yield(); continue; }   /* another taker: let it finish */
+            /* Its holder, if still around: is it using the lock? While it
+               is, wait out the slice, detached, looking again now and then. */
+            uint64_t now = _tg_now_ns();
+            if (!start) start = now;
+            if (now - start < SLICE_NS) {
+                if (!detached) detached = tg_release();     /* never hold up a stop-the-world */
+                if (_tg_ft_sticky_holder(o, POLL_SPIN_NS) == 2) {
+                    if (now - start >= 10 * POLL_SPIN_NS) sleep_for(POLL_SLEEP_NS);
+                    continue;
+                }
+            }
+        }
+        /* Free, or reserved by an idle or departed holder, or the slice is
+           over: take it — attached only, so that a stop (fork's) never finds
+           us holding it while we wait to re-attach. */
+        if (detached) {
+            tg_reacquire(detached);
+            detached = NULL;
+            v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_ACQUIRE);
+        }
+        if (!(v & M_LOCKED_BIT)) {
+            if (__atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | M_LOCKED_BIT), false,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return true;
+            continue;
+        }
+        if ((v & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY && _tg_sticky_steal(o))
+            return true;
+    }
+    if (detached) tg_reacquire(detached);
+    return false;
+}
+
+bool _tg_sticky_unreserve(tg_obj *o)
+{
+    if (!_tg_sticky_enter(o)) return false;
+    /* Inside: a taker that set TAKING waits for us; one that has not
+       yet fails its CAS once STICKY is gone. */
+    uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
+    bool mine = false;
+    while (!(v & _TG_LOCK_TAKING)) {
+        if (__atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v & ~_TG_LOCK_STICKY), false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+            mine = true;
+            break;
+        }
+    }
+    __atomic_store_n(&_tg_tls_sticky, NULL, __ATOMIC_RELAXED);
+    _tg_bias_exit();
+    return mine;
+}
+
+void _tg_sticky_forget(tg_obj *o) { _tg_ft_sticky_forget_all(o); }

@@ -43,6 +43,7 @@
  * first lock is kept while waiting for the second: address order makes that
  * safe among critical sections.
  */
+#include <stddef.h>
 #include "sync/sync.h"
 
 #define INACTIVE ((uintptr_t)1)
@@ -69,20 +70,31 @@ static void lock_detached(_tg_tstate *ts, tg_mutex *m)
     /* Exponential backoff between tries, reading (not writing) the lock
        byte while we wait: a waiter that keeps pulling the line away slows
        the holder down, and under contention the holder then runs several
-       short sections back to back with the line in its own cache. */
+       short sections back to back with the line in its own cache. A lock
+       held in reserve is not unlocked by its holder: straight to
+       tg_mutex_lock, which takes it over. */
     unsigned pause = 1;
-    for (int i = 0; i < CS_SPIN_TRIES; i++) {
+    for (int i = 0; i < CS_SPIN_TRIES && !(__atomic_load_n(&m->v, __ATOMIC_RELAXED) & _TG_LOCK_STICKY); i++) {
         if (tg_mutex_trylock(m)) return;
         for (unsigned k = 0; k < pause; k++) _TG_CPU_RELAX();
         if (pause < 64) pause *= 2;
     }
+    /* The world stopped by us: no thread is inside an operation, and we
+       may not detach. A reserved lock is taken over at once. */
+    if (_tg_stw_is_stopped() && _tg_sticky_steal((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
+        return;
     tg_tstate *t = tg_release();            /* suspends active sections */
-    tg_mutex_lock(m);
-    /* Keep m while we wait to re-attach: a stop-the-world does not need it
-       (the collector does not take object locks), and the section it
-       belongs to is not on the stack yet, so resume will not relock it. */
-    (void)ts;
-    tg_reacquire(t);
+    for (;;) {
+        tg_mutex_lock(m);
+        /* Re-attach with m only if no stop is in progress: a stopped world
+           holds no object lock (fork copies it so). Else let m go, wait out
+           the stop, and try again. The section m belongs to is not on the
+           stack yet, so resuming outer sections will not relock it. */
+        if (_tg_sync_try_enter(ts, true)) return;
+        tg_mutex_unlock(m);
+        tg_reacquire(t);
+        t = tg_release();
+    }
 }
 
 TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
@@ -114,6 +126,12 @@ TG_API void _tg_cs_begin(tg_critical_section *cs, tg_obj *a, tg_obj *b)
        lock-free path, sync/bias.c): revoke the bias first. */
     _tg_bias_claim(a);
     if (b) _tg_bias_claim(b);
+    /* A lock this thread holds in reserve (sync/bias.c): back to an
+       ordinary hold, released, so that both locks are taken in address
+       order below. */
+    tg_obj *mine = __atomic_load_n(&_tg_tls_sticky, __ATOMIC_RELAXED);
+    if (mine && (mine == a || mine == b) && _tg_sticky_unreserve(mine))
+        tg_mutex_unlock(&mine->ob_mutex);
     lock_detached(ts, &a->ob_mutex);
     if (b) lock_detached(ts, &b->ob_mutex);
     cs->a = a; cs->b = b;

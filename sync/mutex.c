@@ -3,9 +3,11 @@
  *
  * The byte:  bit 0 LOCKED, bit 1 PARKED (some thread is, or is about to be,
  * asleep in the parking lot on this address). The bits above belong to the
- * object that embeds the mutex (an object lock's bias state, sync/bias.c):
- * every transition here keeps them as they are, and they may be set by
- * another thread at any time.
+ * object that embeds the mutex (an object lock's bias state and reservation,
+ * sync/bias.c): every transition here keeps them as they are, and they may
+ * be set by another thread at any time. The one exception: lock_slow takes
+ * over an object lock held in reserve (_TG_LOCK_STICKY), whose holder would
+ * never unlock it.
  *
  *   lock   fast path: load, then CAS v -> v|LOCKED (acquire) when LOCKED is
  *          clear. One atomic.
@@ -36,6 +38,7 @@
 #include <ck_pr.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sync/sync.h"
@@ -167,6 +170,13 @@ static TG_NOINLINE void lock_slow(tg_mutex *m)
             /* acquire: the previous holder's critical section happens before ours */
             if (__atomic_compare_exchange_n(&m->v, &v, (uint8_t)(v | M_LOCKED), false,
                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                return;
+            continue;
+        }
+        if ((v & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY) {
+            /* an object lock held in reserve (sync/bias.c): its holder
+               does not unlock it; take it over */
+            if (_tg_sticky_steal_any((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
                 return;
             continue;
         }

@@ -157,6 +157,26 @@ void _tg_sync_enter(_tg_tstate *ts)
     if (!gil_mode()) { _tg_qsbr_online(ts); _tg_cs_resume(ts); }
 }
 
+/* Free-threaded mode: attach only if no stop-the-world is in progress (else
+   false, still detached). For a thread that has just taken an object lock
+   while detached: it must not wait out a stop holding the lock, because a
+   stop promises that parked threads hold no object lock (fork relies on it:
+   a lock held then stays locked in the child). No safepoint check after —
+   the caller is inside an operation; it parks at its next safepoint.
+   resume: relock the innermost suspended critical section, as a full
+   re-attach does (false: the caller detaches again right after). */
+bool _tg_sync_try_enter(_tg_tstate *ts, bool resume)
+{
+    if (gil_mode()) return false;
+    int expected = _TG_TS_DETACHED;
+    /* seq_cst CAS: as in _tg_sync_enter */
+    if (!atomic_compare_exchange_strong(&ts->status, &expected, _TG_TS_ATTACHED))
+        return false;
+    _tg_qsbr_online(ts);
+    if (resume) _tg_cs_resume(ts);
+    return true;
+}
+
 void _tg_sync_attach(_tg_tstate *ts) { _tg_sync_enter(ts); }
 
 void _tg_sync_detach(_tg_tstate *ts)

@@ -100,6 +100,8 @@ int  _tg_sync_initial_status_locked(void);
    attached. In GIL mode the caller holds the GIL, so every other thread is
    already detached and the stop is a scan; in free-threaded mode attached
    threads park at their next safepoint. Not nestable. */
+/* Free-threaded mode: re-attach unless a stop is in progress (safepoint.c). */
+bool _tg_sync_try_enter(_tg_tstate *ts, bool resume);
 void _tg_stw_stop(void);
 void _tg_stw_start(void);
 bool _tg_stw_is_stopped(void);              /* by the calling thread */
@@ -216,17 +218,122 @@ static inline void _tg_bias_release_all(void) { __atomic_store_n(&_tg_tls_bias, 
    suspend), lock o's mutex with one CAS and no section record; false when
    that is not possible at once (contended, or sections open) — then the
    caller takes the full critical-section path. Pair with _tg_lock_quick_end. */
+/* ------------------------------------------- reserved locks (bias.c)
+   Once the bias of an object is gone (_TG_BIAS_SHARED), its lock can be
+   held in reserve by the last thread that used it many times in a row
+   (_TG_STICKY_STREAK quick-locked list operations on it, with none on
+   another object in between): that
+   thread keeps the lock locked after its operation, records the object in
+   its sticky slot (_tg_tls_sticky) and sets _TG_LOCK_STICKY. Its later
+   operations on the object run like a biased section — bias slot, compiler
+   barrier, re-check of the byte — with no atomic read-modify-write.
+
+   The holder never unlocks a reserved lock itself (it may no longer have a
+   reference to the object). Another thread that wants it takes it over
+   (_tg_sticky_steal): it sets _TG_LOCK_TAKING, runs membarrier(), waits
+   until no thread's bias slot holds the object, forgets the object in every
+   sticky slot and clears STICKY|TAKING, keeping LOCKED: it now holds the
+   lock as if it had locked it. A list operation that finds the lock
+   reserved by a thread still using it (its bias slot is seen holding the
+   object within a short look) waits for it to go idle, up to a time slice
+   (1 ms, detached), first, as a GIL waiter does:
+   two threads that hammer one list then take turns in slices instead of
+   passing the lock and its cache line back and forth on every operation.
+   Everything else (critical sections, tg_mutex_lock) takes it over at once.
+
+   STICKY is only ever set together with LOCKED and SHARED and without
+   PARKED; tg_mutex keeps it through its transitions. */
+enum { _TG_LOCK_STICKY = 16, _TG_LOCK_TAKING = 32 };
+/* Set once a thread has read the object without its lock (lists: a writer
+   may then no longer move the item block; runtime/list.c). */
+enum { _TG_LOCK_READERS = 64 };
+#define _TG_STICKY_STREAK 16
+
+extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_sticky TG_TLS_IE;
+extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_streak_obj TG_TLS_IE;
+extern TG_INTERNAL _Thread_local uint32_t _tg_tls_streak_n TG_TLS_IE;
+
+#ifdef _TG_BIAS_TSAN
+#  define _TG_STICKY_ACQ __ATOMIC_SEQ_CST
+#else
+#  define _TG_STICKY_ACQ __ATOMIC_ACQUIRE
+#endif
+
+/* Enter an operation on o under the lock the calling thread holds in
+   reserve: true when it does (then _tg_sticky_exit after the operation).
+   The second look at the sticky slot catches a take-over that completed
+   between the first look and the byte load: the taker forgets the slot
+   before it clears TAKING (acquire on the byte orders the two loads). */
+static inline bool _tg_sticky_enter(tg_obj *o)
+{
+    if (__atomic_load_n(&_tg_tls_sticky, __ATOMIC_RELAXED) != o || _tg_tls_bias) return false;
+    __atomic_store_n(&_tg_tls_bias, o, _TG_BIAS_ORDER);
+    /* the taker's membarrier() orders this store before the load below */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    uint8_t v = __atomic_load_n(&o->ob_mutex.v, _TG_STICKY_ACQ);
+    if (TG_LIKELY((v & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY)
+        && TG_LIKELY(__atomic_load_n(&_tg_tls_sticky, __ATOMIC_RELAXED) == o))
+        return true;
+    __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE);
+    return false;
+}
+/* release: the operation's writes happen before a taker's acquire load of
+   the slot that sees it empty */
+static inline void _tg_sticky_exit(void) { __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE); }
+
+/* o's lock is reserved by another thread (or by nobody any more): wait a
+   slice if its holder is busy with it, then take it over. true: the caller
+   holds the lock; false: take the ordinary path. */
+bool _tg_sticky_acquire(tg_obj *o);
+/* Take over o's reserved lock now; true if the caller holds it after. The
+   caller is attached (a stop must not find a take-over half done). */
+bool _tg_sticky_steal(tg_obj *o);
+/* The same from tg_mutex_lock, attached or not: a detached caller attaches
+   for the take-over (false, to retry, while a stop is in progress). */
+bool _tg_sticky_steal_any(tg_obj *o);
+/* Keep o's lock (held by the caller) in reserve; false if it may not. */
+bool _tg_sticky_keep(tg_obj *o);
+/* The calling thread holds o's lock in reserve: turn it into an ordinary
+   hold (then it unlocks as usual). false if it does not hold it (any more). */
+bool _tg_sticky_unreserve(tg_obj *o);
+/* o is being freed with STICKY set: forget it in every sticky slot (a new
+   object at the same address must not look reserved to a stale slot). */
+void _tg_sticky_forget(tg_obj *o);
+static inline void _tg_sticky_on_free(tg_obj *o)
+{
+    if (TG_UNLIKELY(__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_LOCK_STICKY))
+        _tg_sticky_forget(o);
+}
+
+/* The lock of a short runtime operation that neither blocks nor reaches a
+   safepoint (the same operations a biased section may run): when the thread
+   has no critical section open (so no nesting to detect and nothing to
+   suspend), lock o's mutex with one CAS and no section record; false when
+   that is not possible at once (contended, or sections open) — then the
+   caller takes the full critical-section path. Pair with _tg_lock_quick_end,
+   which may keep the lock in reserve (above). */
 static inline bool _tg_lock_quick(tg_obj *o)
 {
     if (_tg_tls_ts->critical_section) return false;
     _tg_bias_claim(o);
     uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
+    if (TG_UNLIKELY(v & _TG_LOCK_STICKY)) return _tg_sticky_acquire(o);
     /* acquire: see the previous holder's writes (tg_mutex's protocol) */
     return !(v & 1)
         && __atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | 1), false,
                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
-static inline void _tg_lock_quick_end(tg_obj *o) { tg_mutex_unlock(&o->ob_mutex); }
+static inline void _tg_lock_quick_end(tg_obj *o)
+{
+    if (_tg_tls_streak_obj == o) {
+        if (_tg_tls_streak_n < _TG_STICKY_STREAK) _tg_tls_streak_n++;
+        else if (_tg_sticky_keep(o)) return;
+    } else {
+        _tg_tls_streak_obj = o;
+        _tg_tls_streak_n = 1;
+    }
+    tg_mutex_unlock(&o->ob_mutex);
+}
 
 /* Runtime start (free-threaded mode): register for membarrier(); without it
    objects are born with _TG_BIAS_SHARED set (plain locking). Again in a fork
@@ -234,6 +341,8 @@ static inline void _tg_lock_quick_end(tg_obj *o) { tg_mutex_unlock(&o->ob_mutex)
 void _tg_bias_runtime_init(void);
 /* Number of revocations so far (statistics, tests). */
 TG_INTERNAL uint64_t _tg_bias_revocations(void);
+/* Number of take-overs of reserved locks so far (statistics, tests). */
+TG_INTERNAL uint64_t _tg_sticky_takeovers(void);
 
 /* ------------------------------------------------------------- critical.c */
 

@@ -823,6 +823,278 @@ Test(ft, bias_rc_atomic_objects_are_never_biased)
     TG_END();
 }
 
+/* ---------------------------------------------------- reserved locks
+   (sync/bias.c: a thread that runs many list operations in a row on a list
+   whose bias is gone keeps its lock between them; others take it over.) */
+
+static tg_obj *rs_list;
+static _Atomic int rs_phase;               /* the main thread's go-ahead for the holder's next step */
+static _Atomic int rs_held, rs_forgotten;  /* what the holder saw in its own sticky slot */
+
+static bool sticky(const tg_obj *o) { return (lock_bits(o) & (_TG_LOCK_STICKY | 1)) == (_TG_LOCK_STICKY | 1); }
+
+static void rs_append_n(tg_obj *l, int n, int base)
+{
+    for (int i = 0; i < n; i++) {
+        tg_obj *v = tg_int(base + i);
+        WCHECK(v && tg_list_append(l, v) == 0);
+        tg_xdecref(v);
+    }
+}
+
+/* Wait, detached, until rs_phase reaches want. */
+static void rs_wait_phase(int want)
+{
+    TG_BEGIN_ALLOW_THREADS
+    while (atomic_load(&rs_phase) < want) sched_yield();
+    TG_END_ALLOW_THREADS
+}
+
+/* The holder: a streak of appends (the reservation), then it waits, idle,
+   while the main thread acts; then it reports whether its slot was cleared;
+   with arg != NULL it runs a critical section of its own on the list first. */
+static void rs_holder_fn(void *arg)
+{
+    rs_append_n(rs_list, 40, 1000);
+    atomic_store(&rs_held, __atomic_load_n(&_tg_tls_sticky, __ATOMIC_RELAXED) == rs_list);
+    if (arg) {
+        TG_BEGIN_CRITICAL_SECTION(rs_list)
+        rs_append_n(rs_list, 1, 5000);
+        TG_END_CRITICAL_SECTION()
+    }
+    atomic_store(&rs_phase, 1);
+    rs_wait_phase(2);
+    atomic_store(&rs_forgotten, __atomic_load_n(&_tg_tls_sticky, __ATOMIC_RELAXED) == NULL);
+}
+
+/* A list whose bias is gone: made here, first touched by another thread. */
+static tg_obj *rs_shared_list(void)
+{
+    return rs_list = OK(tg_list_new(0));
+}
+
+static void rs_touch_fn(void *arg) { (void)arg; rs_append_n(rs_list, 1, 1); }
+
+static void rs_start(thr *t, void *arg, pthread_t *id)
+{
+    atomic_store(&bad, 0);
+    atomic_store(&rs_phase, 0);
+    atomic_store(&rs_held, 0);
+    atomic_store(&rs_forgotten, 0);
+    rs_shared_list();
+    thr touch = { .fn = rs_touch_fn };
+    join_released(spawn(&touch));           /* revokes the bias: the lock is used from now on */
+    t->fn = rs_holder_fn;
+    t->arg = arg;
+    *id = spawn(t);
+    rs_wait_phase(1);
+}
+
+Test(ft, reserve_after_a_streak_then_taken_over_by_another_thread, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    thr t;
+    pthread_t id;
+    rs_start(&t, NULL, &id);
+    if (!have_bias()) {
+        /* no membarrier() (e.g. valgrind): no take-over is possible, so no
+           lock is ever kept in reserve */
+        cr_assert(!atomic_load(&rs_held));
+        cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0);
+        atomic_store(&rs_phase, 2);
+        join_released(id);
+        tg_decref(rs_list);
+        TG_END();
+        return;
+    }
+    cr_assert(atomic_load(&rs_held), "a streak of 40 appends keeps the lock in reserve");
+    cr_assert(sticky(rs_list), "lock byte %#x: LOCKED|STICKY expected", lock_bits(rs_list));
+    uint64_t before = _tg_sticky_takeovers();
+    rs_append_n(rs_list, 1, 2000);          /* the holder is idle: taken over at once */
+    cr_assert_eq(_tg_sticky_takeovers(), before + 1);
+    cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | _TG_LOCK_TAKING | 1), 0,
+                 "one append, no streak: unlocked after (byte %#x)", lock_bits(rs_list));
+    atomic_store(&rs_phase, 2);
+    join_released(id);
+    cr_assert(atomic_load(&rs_forgotten), "the take-over clears the old holder's sticky slot");
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq(tg_list_len(rs_list), 42u);
+    tg_decref(rs_list);
+    TG_END();
+}
+
+Test(ft, reserve_taken_over_by_a_critical_section, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: the test above covers that case");
+    thr t;
+    pthread_t id;
+    rs_start(&t, NULL, &id);
+    cr_assert(sticky(rs_list));
+    uint64_t before = _tg_sticky_takeovers();
+    TG_BEGIN_CRITICAL_SECTION(rs_list)
+    cr_assert_eq(_tg_sticky_takeovers(), before + 1);
+    cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 1, "held by the section, not reserved");
+    rs_append_n(rs_list, 3, 3000);
+    TG_END_CRITICAL_SECTION()
+    cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0);
+    atomic_store(&rs_phase, 2);
+    join_released(id);
+    cr_assert(atomic_load(&rs_forgotten));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq(tg_list_len(rs_list), 44u);
+    tg_decref(rs_list);
+    TG_END();
+}
+
+Test(ft, reserve_holders_own_critical_section_turns_it_into_a_plain_hold, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: the test above covers that case");
+    thr t;
+    pthread_t id;
+    uint64_t before = _tg_sticky_takeovers();
+    rs_start(&t, (void *)1, &id);           /* the holder opens a section of its own */
+    cr_assert(atomic_load(&rs_held));
+    cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0, "byte %#x: unlocked by the section's end",
+                 lock_bits(rs_list));
+    cr_assert_eq(_tg_sticky_takeovers(), before, "no take-over: the holder gave it up itself");
+    atomic_store(&rs_phase, 2);
+    join_released(id);
+    cr_assert(atomic_load(&rs_forgotten));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq(tg_list_len(rs_list), 42u);
+    tg_decref(rs_list);
+    TG_END();
+}
+
+/* Freed while reserved: the holder's slot must forget it, or a new list at
+   the same address would look reserved to it. */
+Test(ft, reserved_list_freed_is_forgotten_by_its_holder, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: the test above covers that case");
+    thr t;
+    pthread_t id;
+    rs_start(&t, NULL, &id);
+    cr_assert(sticky(rs_list));
+    uint64_t before = _tg_sticky_takeovers();
+    tg_decref(rs_list);                     /* freed, reservation and all */
+    cr_assert_eq(_tg_sticky_takeovers(), before);
+    atomic_store(&rs_phase, 2);
+    join_released(id);
+    cr_assert(atomic_load(&rs_forgotten), "the holder's sticky slot still names the freed list");
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
+static void rs_exit_fn(void *arg) { (void)arg; rs_append_n(rs_list, 40, 1000); }
+
+Test(ft, reserve_of_an_exited_thread_is_taken_over, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: the test above covers that case");
+    atomic_store(&bad, 0);
+    rs_shared_list();
+    thr touch = { .fn = rs_touch_fn };
+    join_released(spawn(&touch));
+    thr t = { .fn = rs_exit_fn };
+    join_released(spawn(&t));               /* leaves the lock reserved, held by nobody */
+    cr_assert(sticky(rs_list));
+    uint64_t before = _tg_sticky_takeovers();
+    rs_append_n(rs_list, 1, 2000);
+    cr_assert_eq(_tg_sticky_takeovers(), before + 1);
+    cr_assert_eq(tg_list_len(rs_list), 42u);
+    cr_assert_eq(atomic_load(&bad), 0);
+    tg_decref(rs_list);
+    TG_END();
+}
+
+/* Two threads appending flat out: the reservation changes hands (a busy
+   holder keeps it for a time slice) and every append lands exactly once. */
+static _Atomic int rs_stop;
+static _Atomic long rs_count;
+static void rs_hammer_fn(void *arg)
+{
+    (void)arg;
+    long n = 0;
+    while (!atomic_load_explicit(&rs_stop, memory_order_relaxed) || n < 20000) {
+        tg_obj *v = tg_int(1);
+        WCHECK(tg_list_append(rs_list, v) == 0);
+        tg_decref(v);
+        if (++n % 64 == 0) tg_safepoint();
+    }
+    atomic_store(&rs_count, n);
+}
+
+Test(ft, busy_holders_take_turns_and_lose_nothing, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    atomic_store(&rs_stop, 0);
+    rs_shared_list();
+    thr touch = { .fn = rs_touch_fn };
+    join_released(spawn(&touch));
+    uint64_t before = _tg_sticky_takeovers();
+    thr t = { .fn = rs_hammer_fn };
+    pthread_t id = spawn(&t);
+    long mine = 0;
+    for (; mine < 20000; mine++) {
+        tg_obj *v = tg_int(2);
+        cr_assert_eq(tg_list_append(rs_list, v), 0);
+        tg_decref(v);
+        if (mine % 64 == 0) tg_safepoint();
+    }
+    atomic_store(&rs_stop, 1);
+    join_released(id);
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq((long)tg_list_len(rs_list), 1 + mine + atomic_load(&rs_count));
+    if (have_bias()) cr_assert_gt(_tg_sticky_takeovers(), before, "the reservation changed hands");
+    tg_decref(rs_list);
+    TG_END();
+}
+
+/* A list that no thread has read without its lock grows in place; the first
+   lock-free reader marks it (under the lock) and zeroes the block's free
+   slots, and from then on growth copies. */
+static void rs_read_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *v = tg_list_get(rs_list, 0);
+    WCHECK(v && tg_int_value(v) == 1);
+    tg_xdecref(v);
+}
+
+Test(ft, unread_list_grows_in_place_until_a_lockfree_read, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    rs_shared_list();
+    thr touch = { .fn = rs_touch_fn };
+    join_released(spawn(&touch));           /* bias gone: the lock, and the shared growth rules */
+    rs_append_n(rs_list, 3000, 10);
+    cr_assert_eq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "no lock-free reader yet");
+    thr rd = { .fn = rs_read_fn };
+    join_released(spawn(&rd));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "a lock-free read marks the list");
+    _tg_list *l = (_tg_list *)rs_list;
+    cr_assert_eq(l->len, 3001u);
+    for (size_t i = l->len; i < l->items->cap; i++)
+        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
+    _tg_items *before = l->items;
+    rs_append_n(rs_list, (int)(l->items->cap - l->len) + 1, 20000);   /* one past the capacity */
+    cr_assert_neq(l->items, before, "a read list grows by copying");
+    for (size_t i = l->len; i < l->items->cap; i++) cr_assert_null(l->items->item[i]);
+    for (int i = 0; i < 3000; i++) {
+        tg_obj *v = OK(tg_list_get(rs_list, i + 1));
+        cr_assert_eq(tg_int_value(v), 10 + i);
+        tg_decref(v);
+    }
+    tg_decref(rs_list);
+    TG_END();
+}
+
 /* ------------------------------------------------- critical sections */
 
 static tg_obj *cs_a, *cs_b;

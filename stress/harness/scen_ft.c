@@ -19,6 +19,10 @@
  *   ft_local_gc       private cycles collected by their thread alone (local
  *                     young collections, world running) while young lists
  *                     are handed between threads, read and mutated.
+ *   ft_list_reserve   threads work one list in bursts: reserved locks taken
+ *                     over mid-stream, lists grown in place until first
+ *                     read, critical sections, a list dropped while
+ *                     reserved.
  *
  * The embedder objects carry a cookie checked on every use and at dealloc
  * (a use after free or a double free breaks it) and a dealloc counter
@@ -643,4 +647,189 @@ const tgs_scenario tgs_scen_ft_local_gc = {
                   "reachable), units keep their shape; every counted object deallocated exactly once by the "
                   "end of the round (all garbage freed); local collections ran (free-threaded mode)",
     .run = lg_run,
+};
+
+/* ======================================================== ft_list_reserve
+   Reserved locks (sync/bias.c): a thread that runs many operations in a
+   row on a list whose bias is gone keeps its lock between them, and other
+   threads take it over — after a time slice, or at once from a critical
+   section. And lists no thread has read without the lock grow in place
+   (runtime/list.c, list_mark_readers). Every thread works one shared list
+   per wave in bursts: appends, pops, reads, tg_sizeof, and critical
+   sections that check they are atomic (two appends that land side by
+   side, read back by two pops and put back). Thread 0 makes a fresh list every wave and
+   drops it at the end while reservations on it may remain, so the next
+   wave's list, often at the same address, meets stale sticky slots.
+   Checked: the final length is appends - pops, no value twice, every value
+   read is one somebody appended. */
+
+#define LR_WAVES  60
+#define LR_OPS    1500       /* each thread's operations per wave */
+#define LR_BASE   (INT64_C(1) << 35)
+
+static tg_obj *lr_list;                  /* the wave's list; thread 0 holds the reference */
+static int lr_wave, lr_done, lr_exited;  /* __atomic */
+static long lr_appended, lr_popped;      /* __atomic, per wave */
+
+static bool lr_valid(int64_t x, int nthreads)
+{
+    return x >= LR_BASE && x / LR_BASE <= nthreads;
+}
+
+static bool lr_append(tgs_worker *w, int64_t x)
+{
+    tg_obj *v = tg_int(x);
+    bool ok = v && tg_list_append(lr_list, v) == 0;
+    if (!ok) tgs_fail(w->ctx, "thread %d: append failed: %s", w->index, tg_error_message());
+    tg_xdecref(v);
+    return ok;
+}
+
+/* The critical section: two appends that must land side by side, and the
+   length moving only by our own doing. Nothing inside allocates an object
+   or reads with tg_list_get: both are safepoints, where a stop-the-world
+   suspends critical sections (docs/free-threading.md, lock ordering), and
+   then the section is not atomic by design. */
+static bool lr_section(tgs_worker *w, int64_t *next)
+{
+    int64_t xa = (*next)++, xb = (*next)++;
+    tg_obj *a = tg_int(xa), *b = tg_int(xb), *pa = NULL, *pb = NULL;
+    if (!a || !b) { tgs_fail(w->ctx, "thread %d: tg_int failed", w->index); tg_xdecref(a); tg_xdecref(b); return false; }
+    bool ok;
+    size_t n, m = 0;
+    TG_BEGIN_CRITICAL_SECTION(lr_list)
+    n = tg_list_len(lr_list);
+    ok = tg_list_append(lr_list, a) == 0 && tg_list_append(lr_list, b) == 0;
+    if (ok) {
+        m = tg_list_len(lr_list);
+        pb = tg_list_pop(lr_list, -1);      /* back off the end, in reverse order: side by side? */
+        pa = tg_list_pop(lr_list, -1);
+        ok = pa == a && pb == b && tg_list_append(lr_list, a) == 0 && tg_list_append(lr_list, b) == 0;
+    }
+    TG_END_CRITICAL_SECTION()
+    ok = TGS_CHECK(w->ctx, ok, "thread %d: a section's two appends were not side by side at the end (%p %p)",
+                   w->index, (void *)pa, (void *)pb)
+         && TGS_CHECK(w->ctx, m == n + 2, "thread %d: len %zu after two appends inside a section, expected %zu",
+                      w->index, m, n + 2);
+    tg_xdecref(pa);
+    tg_xdecref(pb);
+    tg_decref(a);
+    tg_decref(b);
+    if (ok) __atomic_fetch_add(&lr_appended, 2, __ATOMIC_RELAXED);
+    return ok;
+}
+
+static void lr_burst(tgs_worker *w, int64_t *next, int nthreads)
+{
+    unsigned kind = (unsigned)tgs_below(&w->rng, 16), len = 1 + (unsigned)tgs_below(&w->rng, 48);
+    if (kind < 8) {                                  /* appends */
+        for (unsigned k = 0; k < len; k++) {
+            if (!lr_append(w, (*next)++)) return;
+            __atomic_fetch_add(&lr_appended, 1, __ATOMIC_RELAXED);
+        }
+    } else if (kind < 11) {                          /* pops from the end */
+        for (unsigned k = 0; k < len / 2; k++) {
+            tg_obj *v = tg_list_pop(lr_list, -1);
+            if (!v) {
+                if (!TGS_CHECK(w->ctx, tg_error() == TG_ERR_INDEX, "thread %d: pop failed: %s", w->index,
+                               tg_error_message()))
+                    return;
+                tg_error_clear();
+                break;
+            }
+            TGS_CHECK(w->ctx, lr_valid(tg_int_value(v), nthreads), "thread %d: popped %" PRId64 ", never appended",
+                      w->index, tg_int_value(v));
+            __atomic_fetch_add(&lr_popped, 1, __ATOMIC_RELAXED);
+            tg_decref(v);
+        }
+    } else if (kind < 15) {                          /* lock-free reads, tg_sizeof */
+        for (unsigned k = 0; k < len; k++) {
+            size_t n = tg_list_len(lr_list);
+            if (!n) break;
+            tg_obj *v = tg_list_get(lr_list, (ptrdiff_t)tgs_below(&w->rng, n));
+            if (!v) {                                /* popped meanwhile */
+                TGS_CHECK(w->ctx, tg_error() == TG_ERR_INDEX, "thread %d: get failed: %s", w->index, tg_error_message());
+                tg_error_clear();
+                continue;
+            }
+            TGS_CHECK(w->ctx, lr_valid(tg_int_value(v), nthreads), "thread %d: read %" PRId64 ", never appended",
+                      w->index, tg_int_value(v));
+            tg_decref(v);
+        }
+        TGS_CHECK(w->ctx, tg_sizeof(lr_list) >= sizeof(tg_obj), "thread %d: tg_sizeof too small", w->index);
+    } else {
+        lr_section(w, next);
+    }
+    tgs_op(w);
+}
+
+static void lr_worker(tgs_worker *w)
+{
+    int nt = w->nthreads;
+    for (int wave = 1; wave <= LR_WAVES && !tgs_failures(w->ctx); wave++) {
+        int64_t next = LR_BASE * (w->index + 1) + (int64_t)wave * 1000000;
+        if (w->index == 0) {
+            __atomic_store_n(&lr_appended, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&lr_popped, 0, __ATOMIC_RELAXED);
+            if (!(lr_list = tg_list_new(0))) { tgs_fail(w->ctx, "tg_list_new failed"); return; }
+            __atomic_store_n(&lr_wave, wave, __ATOMIC_RELEASE);      /* publish */
+        } else {
+            while (__atomic_load_n(&lr_wave, __ATOMIC_ACQUIRE) < wave && !tgs_failures(w->ctx))
+                if (!tgs_wait_a_little(w->ctx)) { tgs_fail(w->ctx, "thread %d: wave wait timed out", w->index); break; }
+            if (tgs_failures(w->ctx)) break;
+        }
+        for (int i = 0; i < LR_OPS / 16 && !tgs_failures(w->ctx); i++) {
+            lr_burst(w, &next, nt);
+            if (tgs_below(&w->rng, 4) == 0) tgs_pause(w);
+        }
+        if (w->index) {
+            __atomic_fetch_add(&lr_done, 1, __ATOMIC_RELEASE);   /* done with thread 0's list */
+            continue;
+        }
+        while (__atomic_load_n(&lr_done, __ATOMIC_ACQUIRE) < (nt - 1) * wave
+               && __atomic_load_n(&lr_exited, __ATOMIC_ACQUIRE) < nt - 1)
+            if (!tgs_wait_a_little(w->ctx)) { tgs_fail(w->ctx, "thread 0: wave wait timed out"); return; }
+        long want = __atomic_load_n(&lr_appended, __ATOMIC_RELAXED) - __atomic_load_n(&lr_popped, __ATOMIC_RELAXED);
+        TGS_CHECK(w->ctx, (long)tg_list_len(lr_list) == want, "wave %d: len %zu, expected %ld (appends - pops)",
+                  wave, tg_list_len(lr_list), want);
+        tg_obj *seen = tg_dict_new();
+        for (size_t i = 0; seen && i < tg_list_len(lr_list) && !tgs_failures(w->ctx); i++) {
+            tg_obj *v = tg_list_get(lr_list, (ptrdiff_t)i);
+            if (!v) { tgs_fail(w->ctx, "wave %d: list[%zu] unreadable", wave, i); break; }
+            TGS_CHECK(w->ctx, lr_valid(tg_int_value(v), nt), "wave %d: list[%zu] == %" PRId64 ", never appended",
+                      wave, i, tg_int_value(v));
+            if (tg_dict_contains(seen, v) == 1)
+                tgs_fail(w->ctx, "wave %d: %" PRId64 " in the list twice", wave, tg_int_value(v));
+            tg_dict_set(seen, v, v);
+            tg_decref(v);
+        }
+        tg_xdecref(seen);
+        tg_decref(lr_list);                     /* reservations on it may remain */
+        lr_list = NULL;
+    }
+    if (w->index) __atomic_fetch_add(&lr_exited, 1, __ATOMIC_RELEASE);
+}
+
+static int lr_run(tgs_ctx *ctx)
+{
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    __atomic_store_n(&lr_wave, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&lr_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&lr_exited, 0, __ATOMIC_RELAXED);
+    uint64_t takeovers = _tg_sticky_takeovers();
+    tgs_run_threads(ctx, nt, lr_worker, NULL);
+    /* The point of the scenario: reserved locks changed hands (when objects
+       can be biased at all: not without membarrier(), e.g. under valgrind). */
+    if (_tg_ft() && _tg_rt.obj_lock_birth == 0 && !tgs_failures(ctx))
+        TGS_CHECK(ctx, _tg_sticky_takeovers() > takeovers, "no reserved lock was taken over in %d waves", LR_WAVES);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_list_reserve = {
+    .name = "ft_list_reserve",
+    .description = "threads work one list in bursts (reserved locks taken over mid-stream, lists grown in place "
+                   "until read) with critical sections; the list is dropped while reserved",
+    .invariants = "each wave: len == appends - pops, no value twice, every value read or popped was appended, "
+                  "a critical section's read-set and two appends are atomic",
+    .run = lr_run,
 };
