@@ -79,9 +79,11 @@ static void lock_detached(_tg_tstate *ts, tg_mutex *m)
         for (unsigned k = 0; k < pause; k++) _TG_CPU_RELAX();
         if (pause < 64) pause *= 2;
     }
-    /* The world stopped by us: no thread is inside an operation, and we
-       may not detach. A reserved lock is taken over at once. */
-    if (_tg_stw_is_stopped() && _tg_sticky_steal((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
+    /* A reserved lock is taken over at once, attached (no need to suspend
+       our outer sections for it; with the world stopped by us we could not
+       detach anyway). */
+    if ((__atomic_load_n(&m->v, __ATOMIC_RELAXED) & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY
+        && _tg_sticky_steal((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
         return;
     tg_tstate *t = tg_release();            /* suspends active sections */
     for (;;) {
