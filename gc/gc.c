@@ -575,7 +575,7 @@ static intptr_t collect_with_callbacks(int gen)
     return collected + uncollectable;
 }
 
-_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
 
 /* May a local collection of generation gen start now? Not while a
    collection of the generations holds the guard — except, for a young one,
@@ -674,6 +674,7 @@ intptr_t _tg_gc_collect_local_gen(int gen)
         } else {
             local_share_add(&s->local_share1, &s->count[2]);
             __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
+            atomic_fetch_add_explicit(&_tg_gc_local_runs1, 1, memory_order_relaxed);
         }
         uint64_t pause = now_ns() - t0;       /* this thread's, not the world's */
         stats_add(gen, collected, 0, pause);

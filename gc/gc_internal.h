@@ -238,8 +238,9 @@ TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged,
    objects freed. _tg_gc_collect_local() is gen 0. */
 TG_INTERNAL intptr_t _tg_gc_collect_local_gen(int gen);
 TG_INTERNAL intptr_t _tg_gc_collect_local(void);
-/* Local collections done, and tried but not eligible (statistics, tests). */
-extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+/* Local collections done (of generation 1: runs1, also in runs), and tried
+   but not eligible (statistics, tests, stress). */
+extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
 /* Test hook: called inside a local collection, after the count walk (which
    tests every object's eligibility) and before the classify walk, while the
    thread holds its biases. */
