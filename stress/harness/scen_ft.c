@@ -706,21 +706,25 @@ static void ag_worker(tgs_worker *w)
     for (int i = 0; i < AG_OPS && !tgs_failures(ctx); i++) {
         uint64_t r = tgs_next(&w->rng);
         int k = (int)(r % AG_KEEP), s = (int)((r >> 8) % AG_SLOTS);
-        unsigned op = (unsigned)((r >> 16) % 1000);
-        if (op < 700) {                                /* private garbage, no tuple */
+        /* (hand-overs, takes and collections of the generations rare
+           enough that most rounds of generation 1 find every thread's
+           lists eligible: a unit another thread has read keeps its owner's
+           lists from being eligible until it dies or reaches generation 2) */
+        unsigned op = (unsigned)((r >> 16) % 10000);
+        if (op < 7000) {                               /* private garbage, no tuple */
             lg_private(w, serial++, true);
-        } else if (op < 990) {                         /* replace a kept unit: the old one is garbage */
+        } else if (op < 9955) {                        /* replace a kept unit: the old one is garbage */
             tg_obj *u = ag_unit(serial++);
             if (!u) { tgs_fail(ctx, "thread %d: ag_unit failed: %s", w->index, tg_error_message()); break; }
             if (keep[k]) { ag_check(w, keep[k]); tg_decref(keep[k]); }
             keep[k] = u;
-        } else if (op < 995) {                         /* hand one over */
+        } else if (op < 9975) {                        /* hand one over */
             if (keep[k]) {
                 tg_obj *old = __atomic_exchange_n(&ag_slot[s], keep[k], __ATOMIC_ACQ_REL);
                 keep[k] = NULL;
                 if (old) { ag_check(w, old); tg_decref(old); }
             }
-        } else if (op < 999) {                         /* take one: another thread's, usually */
+        } else if (op < 9995) {                        /* take one: another thread's, usually */
             tg_obj *u = __atomic_exchange_n(&ag_slot[s], NULL, __ATOMIC_ACQ_REL);
             if (u) { ag_check(w, u); tg_decref(u); }
         } else if (tg_gc_collect((int)tgs_below(&w->rng, 3)) < 0) {   /* the generations, world stopped */
