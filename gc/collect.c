@@ -114,6 +114,7 @@ typedef struct ctx {
                                   and its gc bits are never read */
     bool     foreign;          /* local collection of generation 1: a member
                                   refers to another thread's container */
+    bool     kept_tuple;       /* local collection: a survivor is a tuple */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
     /* phase 2: what the tentative objects hold (a superset of the
@@ -347,7 +348,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
     x->ntent = 0;
     size_t kept = 0;
     uint16_t tflags = 0;                        /* (in registers: x is written by mark_child) */
-    bool tfin = false, tnobulk = false, ft = _tg_ft();
+    bool tfin = false, tnobulk = false, ft = _tg_ft(), ktuple = false;
     _tg_gchead *last = list;
     _tg_gchead *g = (_tg_gchead *)list->gc_next;
     while (g != list) {
@@ -373,6 +374,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
         /* Reachable: mark what it reaches, then keep it. The bits are
            rewritten first, so that a self-reference does not move it. */
         o->ob_gc_bits = x->keep_bits;
+        if (local) ktuple |= o->ob_type == &_tg_tuple_type;
         if (local) for_each_child(o, x, mark_child_local, visit_mark_local);
         else for_each_child(o, x, mark_child, visit_mark);
         g->gc_prev = (uintptr_t)last;
@@ -386,6 +388,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
     x->tent_flags |= tflags;
     x->tent_finalize |= tfin;
     x->tent_nobulk |= tnobulk;
+    x->kept_tuple = ktuple;
 
     /* What is left in tent carries TRACKED | UNREACH | TENT; TENT is
        harmless from here on (no later phase reads it). */
@@ -1161,7 +1164,8 @@ static void tables_for_local(ctx *x, uint8_t rest, uint8_t arest)
     }
 }
 
-bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen, intptr_t *collected)
+bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen, intptr_t *collected,
+                               bool *kept_tuple)
 {
     uintptr_t me = _tg_tls_tid;
     uint8_t rest = gc_bits_young(slot), arest = gen ? gc_bits_aged(slot) : 0;
@@ -1196,6 +1200,7 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     _tg_gchead unreach;
     gc_list_init(&unreach);
     size_t kept = classify_local(young, &unreach, &x);
+    *kept_tuple = x.kept_tuple;
     /* lists and tuples only: freed whole; else (dicts, objects) cleared one
        by one, which may free members early: the extra reference keeps each
        alive until it is in an older generation (release_extra_refs) */

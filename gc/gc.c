@@ -52,6 +52,11 @@ typedef struct young_slot {
                                  (gcs.aged_round) this slot's aged list was last
                                  collected in (relaxed; the owner, or anyone with
                                  the world stopped) */
+    int          aged_tuples; /* a tuple may be on the aged list: a local collection
+                                 of generation 1 would not be eligible, so it is
+                                 not tried (relaxed; set by the owner, cleared
+                                 with the world stopped when the aged lists are
+                                 gathered) */
     _tg_tstate  *owner;       /* NULL: free (slot_lock) */
     _tg_spinlock qlock;       /* remote */
     _tg_ptrvec   remote;      /* zombies queued by other threads, freed by the owner */
@@ -160,6 +165,7 @@ static void young_gather(void)
         young_splice(y);
         __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);    /* nothing aged left */
+        __atomic_store_n(&y->aged_tuples, 0, __ATOMIC_RELAXED);
     }
 }
 
@@ -196,7 +202,10 @@ static void young_gather_lazy(int gen)
             }
         }
         if (zombies) __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
-        if (gen >= 1) __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
+        if (gen >= 1) {
+            __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
+            __atomic_store_n(&y->aged_tuples, 0, __ATOMIC_RELAXED);
+        }
     }
 }
 
@@ -274,6 +283,7 @@ int _tg_gc_init(void)
         gc_list_init(&y->head);
         gc_list_init(&y->aged);
         y->aged_round = 0;
+        y->aged_tuples = 0;
         y->owner = NULL;
         _tg_ptrvec_free(&y->remote);
         y->pending = 0;
@@ -664,10 +674,13 @@ intptr_t _tg_gc_collect_local_gen(int gen)
     }
     uint64_t t0 = now_ns();
     intptr_t collected = 0;
+    bool kept_tuple = false;
     /* Again, with no safepoint from here to the end of the examination
        (the callbacks above may have passed one). */
-    bool done = local_guard_ok(gen) && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected);
+    bool done = local_guard_ok(gen)
+                && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected, &kept_tuple);
     if (done) {
+        if (gen == 0 && kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&s->count[0], 0, __ATOMIC_RELAXED);
         if (gen == 0) {
             local_share_add(&s->local_share, &s->count[1]);
@@ -756,11 +769,18 @@ static TG_NOINLINE void collect_automatic(void)
         bool old1 = __atomic_load_n(&s->count[1], __ATOMIC_RELAXED) > s->threshold[1];
         if (old1 && !old2 && aged_round_start()) old1 = false;
         young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
-        int lgen = !old2 && y && y->slot
-                   && __atomic_load_n(&y->aged_round, __ATOMIC_RELAXED) != __atomic_load_n(&s->aged_round, __ATOMIC_RELAXED)
-                   && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED);
+        bool owed = !old2 && y && y->slot
+                    && __atomic_load_n(&y->aged_round, __ATOMIC_RELAXED) != __atomic_load_n(&s->aged_round, __ATOMIC_RELAXED)
+                    && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED);
+        /* A tuple kept on the aged list makes the local collection of
+           generation 1 not eligible: not tried (its failed count walk
+           and undo would cost a walk of both lists — binary-trees keeps
+           tuples); the young list alone first, then generation 1 with
+           the world stopped. */
+        bool tuples = owed && __atomic_load_n(&y->aged_tuples, __ATOMIC_RELAXED);
+        int lgen = owed && !tuples;
         intptr_t r = _tg_gc_collect_local_gen(lgen);
-        if (r >= 0 && !old1 && !old2) return;
+        if (r >= 0 && !old1 && !old2 && !tuples) return;
         if (!collector_claim(false)) return;
         int gen = -1;
         for (int i = GC_NGENS - 1; i >= 0; i--) {
@@ -772,7 +792,7 @@ static TG_NOINLINE void collect_automatic(void)
         }
         /* this thread's part of a round of generation 1 was not eligible:
            generation 1 with the world stopped (every aged list) */
-        if (r < 0 && lgen == 1 && gen < 1) gen = 1;
+        if (((r < 0 && lgen == 1) || tuples) && gen < 1) gen = 1;
         if (gen >= 0) collect_with_callbacks(gen);
         collector_release();
         return;

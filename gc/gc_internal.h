@@ -227,9 +227,11 @@ TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *unc
    the calling thread's own young list young (slot) — gen 0 — or of its
    young and aged lists — gen 1 —, if eligible (gc/collect.c explains);
    false: not eligible, nothing changed. Survivors join the aged list (gen
-   0) or generation 2 (gen 1); *collected: the objects freed. */
+   0) or generation 2 (gen 1); *collected: the objects freed; *kept_tuple:
+   a survivor is a tuple (which makes the aged list not eligible for a
+   local collection of generation 1). */
 TG_INTERNAL bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen,
-                                           intptr_t *collected);
+                                           intptr_t *collected, bool *kept_tuple);
 /* gc/collect.c: would the lists be eligible now (a hint, without holding)? */
 TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen);
 /* gc/gc.c: a local collection of generation gen (0 or 1) of the calling
