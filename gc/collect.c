@@ -96,7 +96,9 @@
  * IMPORTANT: the gc head's fields change meaning during steps 1-2; see
  * gc/gc_internal.h before touching gc_prev anywhere in this file.
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "gc/gc_internal.h"
 #include "sync/chaos.h"
 #include "sync/sync.h"
@@ -1151,7 +1153,11 @@ bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged, uint8_t slo
    meanwhile: T's other young and aged objects are all in the set — or,
    aged ones in a young collection, have gen 1 | GC_LOCAL bits —, its old
    ones have their generation's bits). */
-static void tables_for_local(ctx *x, uint8_t rest, uint8_t arest)
+typedef struct local_tables { uint8_t member[256], fresh[256], markable[256]; } local_tables;
+_Static_assert(offsetof(ctx, fresh) == offsetof(ctx, member) + 256
+               && offsetof(ctx, markable) == offsetof(ctx, fresh) + 256, "ctx: the three tables in a row");
+
+static void tables_for_local(local_tables *x, uint8_t rest, uint8_t arest)
 {
     for (int b = 0; b < 256; b++) {
         bool state = (b & GC_TRACKED) && gc_gen_of((uint8_t)b) == 0 && !(b & GC_LOCAL)
@@ -1161,6 +1167,21 @@ static void tables_for_local(ctx *x, uint8_t rest, uint8_t arest)
         x->member[b] = m;
         x->fresh[b] = at_rest ? (uint8_t)(GC_TRACKED | GC_REFS) : 0;
         x->markable[b] = m && !(b & GC_REACH);
+    }
+}
+
+/* The tables of every slot's local collections of generations 0 and 1,
+   built once: they depend on the slot alone, and building them (768
+   bytes, 256 steps) was a fixed cost of every local collection —
+   several per cent of scale_cycles, whose collections are small. A local
+   collection copies its pair into its ctx. */
+static local_tables local_tabs[GC_NSLOTS][2];
+
+void _tg_gc_local_tables_init(void)
+{
+    for (unsigned slot = 1; slot < GC_NSLOTS; slot++) {
+        tables_for_local(&local_tabs[slot][0], gc_bits_young(slot), 0);
+        tables_for_local(&local_tabs[slot][1], gc_bits_young(slot), gc_bits_aged(slot));
     }
 }
 
@@ -1189,7 +1210,7 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
        parity cannot change: a full collection stops the world, which waits
        for the end of this examination) */
     x.keep_bits = gen ? gc_bits_at_rest(2) : gc_bits_aged(slot);
-    tables_for_local(&x, rest, arest);
+    memcpy(x.member, &local_tabs[slot][gen ? 1 : 0], sizeof(local_tables));
     if (!count_refs_local_checked(young, &x, rest, arest)) {
         local_undo(young, me, rest, first_aged, arest, aged);
         _tg_bias_release_all();

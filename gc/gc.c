@@ -295,6 +295,7 @@ int _tg_gc_init(void)
     __atomic_store_n(&young_owners, 0, __ATOMIC_RELAXED);
     s->local_share = 0;
     s->local_share1 = 0;
+    _tg_gc_local_tables_init();
     s->aged_round = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
     return 0;

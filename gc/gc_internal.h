@@ -232,6 +232,8 @@ TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *unc
    local collection of generation 1). */
 TG_INTERNAL bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen,
                                            intptr_t *collected, bool *kept_tuple);
+/* gc/collect.c: the tables of local collections, built once (_tg_gc_init). */
+TG_INTERNAL void _tg_gc_local_tables_init(void);
 /* gc/collect.c: would the lists be eligible now (a hint, without holding)? */
 TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen);
 /* gc/gc.c: a local collection of generation gen (0 or 1) of the calling
