@@ -637,8 +637,9 @@ static void local_share_add(long *share, long *count)
    safe). Returns -1 when it does not apply (debug flags, no slot, a
    collection of the generations in progress, an object that is not
    eligible): the caller stops the world instead. Else the objects freed.
-   Counting: count[0] = 0, stats and callbacks for generation gen, and a
-   1/N share of a collection of generation gen in count[gen + 1]
+   Counting: count[0] = 0 (first; given back if not eligible), stats and
+   callbacks for generation gen, and a 1/N share of a collection of
+   generation gen in count[gen + 1]
    (local_share_add); generation 1: the slot has done its part of the
    current round (aged_round_start). No safepoint between the check of the
    guard and the end of the examination, so a collection of the
@@ -678,11 +679,19 @@ intptr_t _tg_gc_collect_local_gen(int gen)
     bool kept_tuple = false;
     /* Again, with no safepoint from here to the end of the examination
        (the callbacks above may have passed one). */
+    /* The counting rules apply before the work, as in collect_with_callbacks
+       (GIL mode too): count[0] is zeroed first — allocations by other
+       threads during the collection count towards the next one, and
+       their flushes meanwhile do not find the same count[0] over the
+       threshold and start a second, smaller collection — and given back
+       if the collection turns out not eligible (the world is then
+       stopped for it). */
+    long c0 = __atomic_exchange_n(&s->count[0], 0, __ATOMIC_RELAXED);
     bool done = local_guard_ok(gen)
                 && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected, &kept_tuple);
+    if (!done) __atomic_add_fetch(&s->count[0], c0, __ATOMIC_RELAXED);
     if (done) {
         if (gen == 0 && kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->count[0], 0, __ATOMIC_RELAXED);
         if (gen == 0) {
             local_share_add(&s->local_share, &s->count[1]);
         } else {
