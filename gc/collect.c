@@ -96,7 +96,9 @@
  * IMPORTANT: the gc head's fields change meaning during steps 1-2; see
  * gc/gc_internal.h before touching gc_prev anywhere in this file.
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "gc/gc_internal.h"
 #include "sync/chaos.h"
 #include "sync/sync.h"
@@ -112,6 +114,9 @@ typedef struct ctx {
     uintptr_t tid;             /* local collection: the collecting thread; a
                                   child with another ob_tid is outside the set,
                                   and its gc bits are never read */
+    bool     foreign;          /* local collection of generation 1: a member
+                                  refers to another thread's container */
+    bool     kept_tuple;       /* local collection: a survivor is a tuple */
     _tg_gchead *work;          /* the list being classified */
     size_t   ntent;            /* objects in the tentative list */
     /* phase 2: what the tentative objects hold (a superset of the
@@ -208,9 +213,17 @@ int _tg_gc_traverse(tg_obj *o, tg_visitproc visit, void *arg)
    count is read with local_count_copy. `local` is a constant at every call:
    the two walks get their own specialised copies. */
 static inline intptr_t local_count_copy(const tg_obj *o);
-static inline __attribute__((always_inline)) void refs_dec_any(tg_obj *c, ctx *x, bool local)
+static inline __attribute__((always_inline)) void refs_dec_any(tg_obj *c, ctx *x, bool local, bool strict)
 {
-    if (local && __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != x->tid) return;
+    if (local && __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != x->tid) {
+        /* strict (a local collection of generation 1): another thread's
+           container may close a cycle across threads, which a collection
+           of generation 1 finds in GIL mode: noted, and the collection is
+           not eligible (gc/collect.c, count_refs_local_checked). Its type
+           and count are read, never its gc bits. */
+        if (strict && _tg_is_gc(c) && !_tg_is_immortal(c)) x->foreign = true;
+        return;
+    }
     uint8_t b = c->ob_gc_bits;
     if (!x->member[b]) return;
     _tg_gchead *g = _tg_as_gc(c);
@@ -225,10 +238,12 @@ static inline __attribute__((always_inline)) void refs_dec_any(tg_obj *c, ctx *x
     if (TG_UNLIKELY(--r < 0)) refcount_too_small(c);
     g->gc_prev = (uintptr_t)r;
 }
-static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x) { refs_dec_any(c, x, false); }
-static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx *x) { refs_dec_any(c, x, true); }
+static inline __attribute__((always_inline)) void refs_dec(tg_obj *c, ctx *x) { refs_dec_any(c, x, false, false); }
+static inline __attribute__((always_inline)) void refs_dec_local(tg_obj *c, ctx *x) { refs_dec_any(c, x, true, false); }
+static inline __attribute__((always_inline)) void refs_dec_local1(tg_obj *c, ctx *x) { refs_dec_any(c, x, true, true); }
 static int visit_refs_dec(tg_obj *c, void *x) { refs_dec(c, x); return 0; }
 static int visit_refs_dec_local(tg_obj *c, void *x) { refs_dec_local(c, x); return 0; }
+static int visit_refs_dec_local1(tg_obj *c, void *x) { refs_dec_local1(c, x); return 0; }
 
 /* Untracking tuples that can never be part of a cycle (CPython does the
    same): every item is an atom or an untracked tuple. Done inside the count
@@ -335,7 +350,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
     x->ntent = 0;
     size_t kept = 0;
     uint16_t tflags = 0;                        /* (in registers: x is written by mark_child) */
-    bool tfin = false, tnobulk = false, ft = _tg_ft();
+    bool tfin = false, tnobulk = false, ft = _tg_ft(), ktuple = false;
     _tg_gchead *last = list;
     _tg_gchead *g = (_tg_gchead *)list->gc_next;
     while (g != list) {
@@ -361,6 +376,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
         /* Reachable: mark what it reaches, then keep it. The bits are
            rewritten first, so that a self-reference does not move it. */
         o->ob_gc_bits = x->keep_bits;
+        if (local) ktuple |= o->ob_type == &_tg_tuple_type;
         if (local) for_each_child(o, x, mark_child_local, visit_mark_local);
         else for_each_child(o, x, mark_child, visit_mark);
         g->gc_prev = (uintptr_t)last;
@@ -374,6 +390,7 @@ size_t classify_impl(_tg_gchead *list, _tg_gchead *unreach, ctx *x, bool local)
     x->tent_flags |= tflags;
     x->tent_finalize |= tfin;
     x->tent_nobulk |= tnobulk;
+    x->kept_tuple = ktuple;
 
     /* What is left in tent carries TRACKED | UNREACH | TENT; TENT is
        harmless from here on (no later phase reads it). */
@@ -391,13 +408,16 @@ static size_t classify_local(_tg_gchead *list, _tg_gchead *unreach, ctx *x) { re
    a member of generation 0 may still carry GC_LOCAL | slot << 4 — whose
    slot bits overlap REFS, REACH, UNREACH and TENT. Phase 1 meets every
    member (the walk goes through the whole set) and gives it plain bits; the
-   fresh table is what tells such bits from a set gc_refs. */
+   fresh table is what tells such bits from a set gc_refs. The same for the
+   aged lists spliced into generation 1 (a collection of generation 1 or 2:
+   gen 1 | GC_LOCAL | slot << 4); a collection of generation 0 does not
+   gather them, and gen 1 > 0 keeps them out of its set. */
 static void tables_for_generation(ctx *x, int gen)
 {
     for (int b = 0; b < 256; b++) {
         int g = gc_gen_of((uint8_t)b);
         bool m = (b & GC_TRACKED) && g <= gen && (g < 2 || (b & GC_PARITY) == _tg_gcs.parity);
-        bool young = g == 0 && (b & GC_LOCAL);
+        bool young = gc_bits_local((uint8_t)b);         /* young or aged, spliced in */
         x->member[b] = m;
         x->fresh[b] = !m ? 0
             : young ? (uint8_t)(GC_TRACKED | GC_REFS)
@@ -769,8 +789,8 @@ static void clear_garbage_split(_tg_gchead *final)
 
 /* ---------------------------------------------------------- validation */
 
-/* young: generation 0 may hold objects of the young lists the collector
-   spliced in, bits not rewritten yet (before a collection). */
+/* young: generations 0 and 1 may hold objects of the young and aged lists
+   the collector spliced in, bits not rewritten yet (before a collection). */
 static void validate_list(const _tg_gchead *h, int gen, const char *when, bool young)
 {
     const _tg_gchead *prev = h;
@@ -779,7 +799,8 @@ static void validate_list(const _tg_gchead *h, int gen, const char *when, bool y
         uint8_t b = o->ob_gc_bits;
         if ((const _tg_gchead *)g->gc_prev != prev)
             _tg_fatal("gc: %s: generation %d list broken at %s object %p (prev link)", when, gen, o->ob_type->name, (const void *)o);
-        bool spliced = young && gen == 0 && (b & ~(GC_SLOT_MASK)) == (GC_TRACKED | GC_LOCAL) && (b >> GC_SLOT_SHIFT);
+        bool spliced = young && gen <= 1 && (b & GC_TRACKED) && gc_bits_local(b) && gc_gen_of(b) == gen
+                       && (b >> GC_SLOT_SHIFT);
         if (b != gc_bits_at_rest(gen) && !spliced)
             _tg_fatal("gc: %s: %s object %p in generation %d list has gc bits 0x%02x (expected 0x%02x)",
                       when, o->ob_type->name, (const void *)o, gen, b, gc_bits_at_rest(gen));
@@ -829,8 +850,13 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     size_t kept = classify(work, &unreach, &x);
     if (gen == GC_NGENS - 1) s->parity ^= GC_PARITY;   /* survivors now carry the clean parity */
     if (old != gen) gc_list_merge(work, &s->gen_head[old]);
-    if (gen == GC_NGENS - 2) s->long_lived_pending += (long)kept;
-    if (gen == GC_NGENS - 1) { s->long_lived_pending = 0; s->long_lived_total = (long)kept; }
+    /* (atomic: local collections of generation 1 add to it, never during
+       this pause, gc/gc.c) */
+    if (gen == GC_NGENS - 2) __atomic_add_fetch(&s->long_lived_pending, (long)kept, __ATOMIC_RELAXED);
+    if (gen == GC_NGENS - 1) {
+        __atomic_store_n(&s->long_lived_pending, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->long_lived_total, (long)kept, __ATOMIC_RELAXED);
+    }
     if (gc_list_empty(&unreach)) goto done;
 
     /* Which of phases 3-6 have anything to do: for the common garbage (no
@@ -945,12 +971,13 @@ done:
     if (split) _tg_gc_world_restart();
 }
 
-/* ------------------------------ free-threaded mode: local young collection
+/* ------------------------------------ free-threaded mode: local collections
 
-   One thread collects its own young list while the other threads run: no
-   stop-the-world (docs/gc.md, "Local young collections"; gc/gc.c decides
-   when, and does the counts, stats and callbacks). Why the set cannot
-   change under the collecting thread T:
+   One thread collects its own young list — or, for generation 1, its young
+   and aged lists — while the other threads run: no stop-the-world
+   (docs/gc.md, "Local collections"; gc/gc.c decides when, and does the
+   counts, stats and callbacks). Why the set cannot change under the
+   collecting thread T:
 
    - T holds every object biased to it (_tg_bias_hold_all) for the whole
      examination. Every member must be T's own (ob_tid), in biased-count
@@ -971,22 +998,29 @@ done:
      list, dict or object cannot be read (bias), so only a member tuple —
      whose items any thread may read without a lock at any time. Tuples
      are therefore treated as referenced from outside (local_count_copy):
-     they and all they reach survive into generation 1, where the next
-     collection of the generations examines them with the world stopped.
-     So a member found with no outside reference never gets one, and a set
-     with none from outside (the garbage) is private to T from then on.
-   - Only T writes the gc heads and bits of T's young objects; a child
-     owned by another thread is outside the set and its bits are not read
-     (refs_dec_local, mark_child_local, in_garbage).
+     they and all they reach survive (young: into the aged list), and a
+     collection of generation 1 whose set holds a tuple is not local at
+     all: it stops the world, so tuple cycles are found by generation-1
+     collections as in GIL mode. So a member found with no outside
+     reference never gets one, and a set with none from outside (the
+     garbage) is private to T from then on.
+   - Only T writes the gc heads and bits of T's young and aged objects; a
+     child owned by another thread is outside the set and its bits are not
+     read (refs_dec_local, mark_child_local, in_garbage).
    - Embedder GC types (mutable without a runtime call), finalizers,
      weakrefs, hot or merged counts, immortal objects: not eligible, the
      caller falls back to collecting with the world stopped.
+   - Generation 1 only: a member that refers to another thread's container
+     makes the collection not eligible (a cycle through two threads' objects
+     is found by the collection of generation 1 that stops the world, as in
+     GIL mode, not left to the next full collection).
 
    The hold is released before anything is freed: freeing drops references
    to outside objects, whose deallocation may run any code, which must not
-   run while revokers wait on T. Returns false (nothing changed) when the
-   list is not eligible; else the survivors are in generation 1 and
-   *collected says how many objects were freed. */
+   run while revokers wait on T. Returns false (nothing changed: both lists
+   as they were) when not eligible; else the survivors are on the aged list
+   (gen 0) or in generation 2 (gen 1) and *collected says how many objects
+   were freed. */
 
 TG_INTERNAL void (*_tg_gc_local_hook)(void);
 
@@ -999,17 +1033,22 @@ static inline intptr_t local_count_copy(const tg_obj *o)
     return (intptr_t)local + (s >> 2);
 }
 
-/* Each member: T's own, at rest on T's list, of a type whose contents only
-   T can reach while T holds its biases. Called after _tg_bias_hold_all. */
-static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest)
+/* Each member: T's own, at rest on T's list (young: rest; aged: arest, 0
+   for a young collection), of a type whose contents only T can reach while
+   T holds its biases; no tuple in a collection of generation 1 (see
+   above). Called after _tg_bias_hold_all. */
+static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, uint8_t arest)
 {
     if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
     /* at rest, or given its gc_refs already by a parent in this walk */
     uint8_t b = o->ob_gc_bits;
-    if (b != rest && b != (GC_TRACKED | GC_REFS)) return false;     /* (a zombie: not tracked) */
+    if (b != rest && (!arest || b != arest) && b != (GC_TRACKED | GC_REFS)) return false;   /* (a zombie: not tracked) */
     const tg_type *t = o->ob_type;
     bool lock;
-    if (t == &_tg_tuple_type) lock = false;
+    if (t == &_tg_tuple_type) {
+        if (arest) return false;
+        lock = false;
+    }
     else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
     else return false;
     if (t->finalize || (o->ob_flags & _TG_OBF_WEAKLIST)) return false;
@@ -1022,39 +1061,63 @@ static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest)
 /* Phase 1 of a local collection, with the eligibility test folded in: each
    member is tested when the walk reaches it, before its contents are read
    (a parent may already have read its count and set its bits). False: one
-   is not eligible; local_undo puts the list back as it was. */
-static bool count_refs_local_checked(_tg_gchead *list, ctx *x, uint8_t rest)
+   is not eligible; local_undo puts the lists back as they were. strict:
+   generation 1 (arest != 0), where a reference to another thread's
+   container is not eligible either. */
+static inline __attribute__((always_inline))
+bool count_refs_local_impl(_tg_gchead *list, ctx *x, uint8_t rest, uint8_t arest, bool strict)
 {
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         __builtin_prefetch((const void *)g->gc_next);
-        if (TG_UNLIKELY(!local_member_ok(o, x->tid, rest))) return false;
-        if (o->ob_gc_bits == rest) {
+        if (TG_UNLIKELY(!local_member_ok(o, x->tid, rest, arest))) return false;
+        uint8_t b = o->ob_gc_bits;
+        if (b == rest || (strict && b == arest)) {
             g->gc_prev = (uintptr_t)local_count_copy(o);
             o->ob_gc_bits = (uint8_t)(GC_TRACKED | GC_REFS);
         }
-        for_each_child(o, x, refs_dec_local, visit_refs_dec_local);
+        if (strict) for_each_child(o, x, refs_dec_local1, visit_refs_dec_local1);
+        else for_each_child(o, x, refs_dec_local, visit_refs_dec_local);
     }
-    return true;
+    return !(strict && x->foreign);
+}
+static bool count_refs_local_checked(_tg_gchead *list, ctx *x, uint8_t rest, uint8_t arest)
+{
+    return arest ? count_refs_local_impl(list, x, rest, arest, true)
+                 : count_refs_local_impl(list, x, rest, 0, false);
 }
 
 /* After a failed count_refs_local_checked: the bits it (or a parent's
-   visit) set go back to rest, the prev links are rebuilt (phase 1 only
-   wrote gc_prev and bits; the forward chain is intact). Only the thread's
-   own objects' bits are read. */
-static void local_undo(_tg_gchead *list, uintptr_t me, uint8_t rest)
+   visit) set go back to rest — arest from first_aged on, where the aged
+   list was appended to the young one —, the prev links are rebuilt (phase
+   1 only wrote gc_prev and bits; the forward chain is intact), and the
+   aged part goes back to its own list. Only the thread's own objects'
+   bits are read. */
+static void local_undo(_tg_gchead *list, uintptr_t me, uint8_t rest, _tg_gchead *first_aged, uint8_t arest,
+                       _tg_gchead *aged)
 {
     _tg_gchead *prev = list;
+    uint8_t r = rest;
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
+        if (g == first_aged) r = arest;
         if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == me && o->ob_gc_bits == (GC_TRACKED | GC_REFS))
-            o->ob_gc_bits = rest;
+            o->ob_gc_bits = r;
         g->gc_prev = (uintptr_t)prev;
     }
     list->gc_prev = (uintptr_t)prev;
+    if (first_aged) {                 /* split: [first_aged, tail] back to aged */
+        _tg_gchead *before = (_tg_gchead *)first_aged->gc_prev, *last = (_tg_gchead *)list->gc_prev;
+        before->gc_next = (uintptr_t)list;
+        list->gc_prev = (uintptr_t)before;
+        aged->gc_next = (uintptr_t)first_aged;
+        first_aged->gc_prev = (uintptr_t)aged;
+        aged->gc_prev = (uintptr_t)last;
+        last->gc_next = (uintptr_t)aged;
+    }
 }
 
-static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest)
+static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest, bool gen1)
 {
     for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
@@ -1062,7 +1125,10 @@ static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest)
         if (o->ob_gc_bits != rest) return false;             /* (a zombie: not tracked) */
         const tg_type *t = o->ob_type;
         bool lock;
-        if (t == &_tg_tuple_type) lock = false;
+        if (t == &_tg_tuple_type) {
+            if (gen1) return false;
+            lock = false;
+        }
         else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
         else return false;
         if (t->finalize || (o->ob_flags & _TG_OBF_WEAKLIST)) return false;
@@ -1074,43 +1140,79 @@ static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest)
     return true;
 }
 
-bool _tg_gc_local_eligible_hint(_tg_gchead *young, uint8_t slot)
+bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen)
 {
-    return local_eligible(young, _tg_tls_tid, (uint8_t)(GC_TRACKED | GC_LOCAL | (slot << GC_SLOT_SHIFT)));
+    uintptr_t me = _tg_tls_tid;
+    return local_eligible(young, me, gc_bits_young(slot), gen > 0)
+           && (gen == 0 || local_eligible(aged, me, gc_bits_aged(slot), true));
 }
 
-/* Membership of a local collection of slot's list: at rest on it, or in
-   one of the collection's states (gen 0 bits without GC_LOCAL, which no
-   other object of T carries meanwhile: T's other young objects are all in
-   the set, its old ones have their generation's bits). */
-static void tables_for_local(ctx *x, uint8_t rest)
+/* Membership of a local collection of slot's young list (arest 0) or of
+   its young and aged lists: at rest on them, or in one of the collection's
+   states (gen 0 bits without GC_LOCAL, which no other object of T carries
+   meanwhile: T's other young and aged objects are all in the set — or,
+   aged ones in a young collection, have gen 1 | GC_LOCAL bits —, its old
+   ones have their generation's bits). */
+typedef struct local_tables { uint8_t member[256], fresh[256], markable[256]; } local_tables;
+_Static_assert(offsetof(ctx, fresh) == offsetof(ctx, member) + 256
+               && offsetof(ctx, markable) == offsetof(ctx, fresh) + 256, "ctx: the three tables in a row");
+
+static void tables_for_local(local_tables *x, uint8_t rest, uint8_t arest)
 {
     for (int b = 0; b < 256; b++) {
         bool state = (b & GC_TRACKED) && gc_gen_of((uint8_t)b) == 0 && !(b & GC_LOCAL)
                      && (b & (GC_REFS | GC_REACH | GC_UNREACH | GC_TENT));
-        bool m = b == rest || state;
+        bool at_rest = b == rest || (arest && b == arest);
+        bool m = at_rest || state;
         x->member[b] = m;
-        x->fresh[b] = b == rest ? (uint8_t)(GC_TRACKED | GC_REFS) : 0;
+        x->fresh[b] = at_rest ? (uint8_t)(GC_TRACKED | GC_REFS) : 0;
         x->markable[b] = m && !(b & GC_REACH);
     }
 }
 
-bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collected)
+/* The tables of every slot's local collections of generations 0 and 1,
+   built once: they depend on the slot alone, and building them (768
+   bytes, 256 steps) was a fixed cost of every local collection —
+   several per cent of scale_cycles, whose collections are small. A local
+   collection copies its pair into its ctx. */
+static local_tables local_tabs[GC_NSLOTS][2];
+
+void _tg_gc_local_tables_init(void)
+{
+    for (unsigned slot = 1; slot < GC_NSLOTS; slot++) {
+        tables_for_local(&local_tabs[slot][0], gc_bits_young(slot), 0);
+        tables_for_local(&local_tabs[slot][1], gc_bits_young(slot), gc_bits_aged(slot));
+    }
+}
+
+bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen, intptr_t *collected,
+                               bool *kept_tuple)
 {
     uintptr_t me = _tg_tls_tid;
-    uint8_t rest = (uint8_t)(GC_TRACKED | GC_LOCAL | (slot << GC_SLOT_SHIFT));
+    uint8_t rest = gc_bits_young(slot), arest = gen ? gc_bits_aged(slot) : 0;
     *collected = 0;
+    /* generation 1: one work list, the aged part at its tail (split again
+       if not eligible). Both lists are T's own: no other thread links. */
+    _tg_gchead *first_aged = NULL;
+    if (gen && !gc_list_empty(aged)) {
+        first_aged = (_tg_gchead *)aged->gc_next;
+        gc_list_merge(aged, young);
+    }
     _tg_bias_hold_all();
     /* ---- held: no safepoint, no blocking, no allocation until the release */
     ctx x;
     x.bias = 0;
     x.tid = me;
+    x.foreign = false;
     x.tent_flags = 0;
     x.tent_finalize = x.tent_nobulk = false;
-    x.keep_bits = gc_bits_at_rest(1);
-    tables_for_local(&x, rest);
-    if (!count_refs_local_checked(young, &x, rest)) {
-        local_undo(young, me, rest);
+    /* survivors: young -> T's aged list; young and aged -> generation 2 (its
+       parity cannot change: a full collection stops the world, which waits
+       for the end of this examination) */
+    x.keep_bits = gen ? gc_bits_at_rest(2) : gc_bits_aged(slot);
+    memcpy(x.member, &local_tabs[slot][gen ? 1 : 0], sizeof(local_tables));
+    if (!count_refs_local_checked(young, &x, rest, arest)) {
+        local_undo(young, me, rest, first_aged, arest, aged);
         _tg_bias_release_all();
         return false;
     }
@@ -1118,25 +1220,33 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collec
     if (_tg_gc_local_hook) _tg_gc_local_hook();
     _tg_gchead unreach;
     gc_list_init(&unreach);
-    classify_local(young, &unreach, &x);
+    size_t kept = classify_local(young, &unreach, &x);
+    *kept_tuple = x.kept_tuple;
     /* lists and tuples only: freed whole; else (dicts, objects) cleared one
        by one, which may free members early: the extra reference keeps each
-       alive until it is in generation 1 (release_extra_refs) */
+       alive until it is in an older generation (release_extra_refs) */
     bool bulk = !x.tent_nobulk;
     if (!bulk) take_extra_refs(&unreach);
     TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
     _tg_bias_release_all();
     /* ---- released */
-    _tg_gc_track_lock();
-    gc_list_merge(young, &_tg_gcs.gen_head[1]);             /* survivors: bits set by classify */
-    _tg_gc_track_unlock();
+    if (gen == 0) {
+        gc_list_merge(young, aged);                          /* survivors: T's own aged list */
+    } else {
+        /* still no safepoint: a collection of the generations cannot start
+           before the survivors are in generation 2 and counted */
+        _tg_gc_track_lock();
+        gc_list_merge(young, &_tg_gcs.gen_head[2]);
+        __atomic_add_fetch(&_tg_gcs.long_lived_pending, (long)kept, __ATOMIC_RELAXED);
+        _tg_gc_track_unlock();
+    }
     *collected = (intptr_t)x.ntent;
     if (gc_list_empty(&unreach)) return true;
     if (bulk) {
         bulk_delete(&unreach, me);
     } else {
         clear_garbage_split(&unreach);
-        release_extra_refs(&unreach, 1, true);
+        release_extra_refs(&unreach, gen + 1, true);
     }
     return true;
 }

@@ -46,6 +46,17 @@ typedef struct young_slot {
        untrack, so neighbouring slots must not share a line (nor the
        adjacent-line prefetcher's pair) */
     _Alignas(128) _tg_gchead head;   /* the owner's young list */
+    _tg_gchead   aged;        /* the owner's aged list: survivors of its local
+                                 young collections (its part of generation 1) */
+    long         aged_round;  /* the round of local generation-1 collections
+                                 (gcs.aged_round) this slot's aged list was last
+                                 collected in (relaxed; the owner, or anyone with
+                                 the world stopped) */
+    int          aged_tuples; /* a tuple may be on the aged list: a local collection
+                                 of generation 1 would not be eligible, so it is
+                                 not tried (relaxed; set by the owner, cleared
+                                 with the world stopped when the aged lists are
+                                 gathered) */
     _tg_tstate  *owner;       /* NULL: free (slot_lock) */
     _tg_spinlock qlock;       /* remote */
     _tg_ptrvec   remote;      /* zombies queued by other threads, freed by the owner */
@@ -72,6 +83,9 @@ static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
             y = &young_slots[i];
             y->owner = ts;
             y->local = 0;       /* (a fork child: its last owner may have been mid-collection) */
+            /* nothing aged yet: no round owed */
+            __atomic_store_n(&y->aged_round, __atomic_load_n(&_tg_gcs.aged_round, __ATOMIC_RELAXED),
+                             __ATOMIC_RELAXED);
             __atomic_add_fetch(&young_owners, 1, __ATOMIC_RELAXED);
             break;
         }
@@ -107,61 +121,90 @@ static void young_drain(young_slot *y, bool force)
     _tg_ptrvec_free(&q);
 }
 
-/* Move young list y->head to the global generation 0: bits back to plain
-   GC_TRACKED, zombies (untracked by another thread, being destroyed) unlinked
-   with gc_next = 0 — their destroyer queues them and the queue's next popper
-   frees them. With the world stopped, or by the owner giving its slot back
-   under track_lock: then a non-owner may be turning an object into a zombie
-   at the same moment, hence the compare-and-swap (the loser of the race
-   untracks it from the global list, under track_lock). */
-static void young_splice(young_slot *y)
+/* Move a slot's list h (young: gen 0; aged: gen 1) to the global
+   generation gen: bits to that generation's at rest, zombies (untracked by
+   another thread, being destroyed) unlinked with gc_next = 0 — their
+   destroyer queues them and the queue's next popper frees them. With the
+   world stopped, or by the owner giving its slot back under track_lock:
+   then a non-owner may be turning an object into a zombie at the same
+   moment, hence the compare-and-swap (the loser of the race untracks it
+   from the global list, under track_lock). gen < 0: only the zombies are
+   unlinked, the list and the other objects' bits stay (world stopped). */
+static void slot_list_splice(_tg_gchead *h, int gen)
 {
-    _tg_gchead *h = &y->head, *next;
+    _tg_gchead *next;
+    uint8_t bits = gc_bits_at_rest(gen < 0 ? 0 : gen);
     for (_tg_gchead *g = (_tg_gchead *)h->gc_next; g != h; g = next) {
         next = (_tg_gchead *)g->gc_next;
         tg_obj *o = _tg_from_gc(g);
         uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
-        if ((b & GC_TRACKED)
-            && __atomic_compare_exchange_n(&o->ob_gc_bits, &b, (uint8_t)GC_TRACKED, false,
-                                           __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-            continue;
+        if (b & GC_TRACKED) {
+            if (gen < 0) continue;
+            if (__atomic_compare_exchange_n(&o->ob_gc_bits, &b, bits, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                continue;
+        }
         gc_list_remove(g);                  /* a zombie */
         g->gc_next = g->gc_prev = 0;
     }
-    gc_list_merge(h, &_tg_gcs.gen_head[0]);
+    if (gen >= 0) gc_list_merge(h, &_tg_gcs.gen_head[gen]);
+}
+static void young_splice(young_slot *y)
+{
+    if (!gc_list_empty(&y->head)) slot_list_splice(&y->head, 0);
+    if (!gc_list_empty(&y->aged)) slot_list_splice(&y->aged, 1);
 }
 
-/* World stopped (or GIL held): every young list joins generation 0. O(young). */
+/* World stopped (or GIL held): every young list joins generation 0, every
+   aged list generation 1. O(young + aged). */
 static void young_gather(void)
 {
+    long round = __atomic_load_n(&_tg_gcs.aged_round, __ATOMIC_RELAXED);
     for (int i = 1; i < GC_NSLOTS; i++) {
         young_slot *y = &young_slots[i];
         if (__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) young_drain(y, true);
-        if (!gc_list_empty(&y->head)) young_splice(y);
+        young_splice(y);
         __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);    /* nothing aged left */
+        __atomic_store_n(&y->aged_tuples, 0, __ATOMIC_RELAXED);
     }
 }
 
-/* The same for a collection, world stopped, in O(1) per list: a list with
-   no zombie is spliced whole and its objects keep GC_LOCAL | slot << 4 —
-   the collection's first walk, which meets every object of generation 0,
-   rewrites them (gc/collect.c, tables_for_generation) before the world
-   runs again. A list another thread may have left a zombie on (a linked
-   object that is no longer tracked: it must not be counted) is walked as
-   before. Zombies queued are freed (and unlinked) first; a zombie not yet
-   queued was made by a thread that set y->zombies right after making it,
-   before any safepoint, so the stop made that store visible here. */
-static void young_gather_lazy(void)
+/* The same for a collection of generation gen, world stopped, in O(1) per
+   list: a list with no zombie is spliced whole and its objects keep
+   GC_LOCAL | slot << 4 (and, aged, gen 1) — the collection's first walk,
+   which meets every object of the set, rewrites them (gc/collect.c,
+   tables_for_generation) before the world runs again. A list another
+   thread may have left a zombie on (a linked object that is no longer
+   tracked: it must not be counted) is walked as before. Zombies queued are
+   freed (and unlinked) first; a zombie not yet queued was made by a thread
+   that set y->zombies right after making it, before any safepoint, so the
+   stop made that store visible here. Aged lists join generation 1 only for
+   a collection of generation 1 or 2 (then every slot has collected its
+   aged list in this round); a collection of generation 0 leaves them, but
+   unlinks their zombies when the flag is set, since it clears the flag. */
+static void young_gather_lazy(int gen)
 {
+    long round = __atomic_load_n(&_tg_gcs.aged_round, __ATOMIC_RELAXED);
     for (int i = 1; i < GC_NSLOTS; i++) {
         young_slot *y = &young_slots[i];
         if (__atomic_load_n(&y->pending, __ATOMIC_RELAXED)) young_drain(y, true);
-        if (gc_list_empty(&y->head)) continue;
-        if (__atomic_load_n(&y->zombies, __ATOMIC_RELAXED)) {
-            young_splice(y);
-            __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
-        } else {
-            gc_list_merge(&y->head, &_tg_gcs.gen_head[0]);
+        bool zombies = __atomic_load_n(&y->zombies, __ATOMIC_RELAXED);
+        if (!gc_list_empty(&y->head)) {
+            if (zombies) slot_list_splice(&y->head, 0);
+            else gc_list_merge(&y->head, &_tg_gcs.gen_head[0]);
+        }
+        if (!gc_list_empty(&y->aged)) {
+            if (gen >= 1) {
+                if (zombies) slot_list_splice(&y->aged, 1);
+                else gc_list_merge(&y->aged, &_tg_gcs.gen_head[1]);
+            } else if (zombies) {
+                slot_list_splice(&y->aged, -1);
+            }
+        }
+        if (zombies) __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
+        if (gen >= 1) {
+            __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
+            __atomic_store_n(&y->aged_tuples, 0, __ATOMIC_RELAXED);
         }
     }
 }
@@ -175,7 +218,7 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
     if (!y || !y->slot) return;
     young_drain(y, true);
     _tg_spin_lock(&track_lock);
-    young_splice(y);
+    young_splice(y);                       /* young -> generation 0, aged -> 1 */
     _tg_spin_unlock(&track_lock);
     /* (a non-owner racing with the splice may set it again: harmless, the
        next gather walks a list that has no zombie) */
@@ -238,6 +281,9 @@ int _tg_gc_init(void)
     for (int i = 0; i < GC_NSLOTS; i++) {
         young_slot *y = &young_slots[i];
         gc_list_init(&y->head);
+        gc_list_init(&y->aged);
+        y->aged_round = 0;
+        y->aged_tuples = 0;
         y->owner = NULL;
         _tg_ptrvec_free(&y->remote);
         y->pending = 0;
@@ -248,6 +294,9 @@ int _tg_gc_init(void)
     young_none = young_slots[0];
     __atomic_store_n(&young_owners, 0, __ATOMIC_RELAXED);
     s->local_share = 0;
+    s->local_share1 = 0;
+    _tg_gc_local_tables_init();
+    s->aged_round = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
     return 0;
 }
@@ -308,8 +357,8 @@ bool _tg_gc_untrack(tg_obj *o)
     _tg_gchead *g = _tg_as_gc(o);
     /* relaxed: an owner giving its slot back may be rewriting them */
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
-    if (TG_UNLIKELY((b & (GC_GEN_MASK | GC_LOCAL)) == GC_LOCAL)) {
-        /* Free-threaded mode, on a thread's young list. */
+    if (TG_UNLIKELY(gc_bits_local(b))) {
+        /* Free-threaded mode, on a thread's young or aged list. */
         young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
         if (TG_LIKELY(y && y->slot == b >> GC_SLOT_SHIFT)) {
             gc_list_remove(g);
@@ -338,7 +387,7 @@ bool _tg_gc_is_tracked(const tg_obj *o) { return (__atomic_load_n(&o->ob_gc_bits
 bool _tg_gc_untrack_is_local(const tg_obj *o)
 {
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
-    if ((b & (GC_GEN_MASK | GC_LOCAL)) != GC_LOCAL) return true;
+    if (!gc_bits_local(b)) return true;
     young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
     return y && y->slot == b >> GC_SLOT_SHIFT;
 }
@@ -514,7 +563,7 @@ static intptr_t collect_with_callbacks(int gen)
     pause_t0 = now_ns();
     bool stopped = gc_world_stop();
     _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
-    young_gather_lazy();              /* collect_main rewrites the young objects' bits */
+    young_gather_lazy(gen);           /* collect_main rewrites the young and aged objects' bits */
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
     for (int i = 0; i <= gen; i++) s->count[i] = 0;
     _tg_gc_collect_main(gen, &collected, &uncollectable, stopped);
@@ -537,49 +586,74 @@ static intptr_t collect_with_callbacks(int gen)
     return collected + uncollectable;
 }
 
-_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
 
-/* May a local collection start now? Not while a collection of the
-   generations holds the guard — except in its last phase, where it frees
-   its common garbage with the world running (locals_ok, gc/collect.c):
-   that set is private to it, in no list, and nothing a local collection
-   examines can refer to it. Not on the thread holding the guard. Read
-   with no safepoint between this check and the end of the examination:
-   a collection that has claimed the guard but not yet stopped the world
-   cannot stop it before the examination ends; one that has stopped it
-   since made this thread park, after which this read sees its state. */
-static bool local_guard_ok(void)
+/* May a local collection of generation gen start now? Not while a
+   collection of the generations holds the guard — except, for a young one,
+   in its last phase, where it frees its common garbage with the world
+   running (locals_ok, gc/collect.c): that set is private to it, in no
+   list, and nothing a local young collection examines can refer to it.
+   A local collection of generation 1 waits for the guard to be free: the
+   garbage of a collection of generation 0 may refer to this thread's aged
+   objects (that collection did not examine them) and its bulk free reads
+   its children's gc bits, which this collection would be writing. Not on
+   the thread holding the guard. Read with no safepoint between this check
+   and the end of the examination: a collection that has claimed the guard
+   but not yet stopped the world cannot stop it before the examination
+   ends; one that has stopped it since made this thread park, after which
+   this read sees its state. */
+static bool local_guard_ok(int gen)
 {
     _tg_gcstate *s = &_tg_gcs;
     if (!__atomic_load_n(&s->collecting, __ATOMIC_ACQUIRE)) return true;
-    return __atomic_load_n(&s->locals_ok, __ATOMIC_ACQUIRE)
+    return gen == 0 && __atomic_load_n(&s->locals_ok, __ATOMIC_ACQUIRE)
            && atomic_load_explicit(&collector_ts, memory_order_relaxed) != _tg_tls_ts;
 }
 
-/* Free-threaded mode: a local young collection — the calling thread's own
-   young list, with the world running (gc/collect.c, _tg_gc_collect_local_main
-   has why that is safe). Returns -1 when it does not apply (debug flags, no
-   slot, a collection of the generations in progress, an object that is not
+/* Add one local collection to count[gen + 1] as a 1/N share (atomically:
+   other threads flush and collect meanwhile), N = threads with a young
+   list: a local collection of generation gen collects one thread's part
+   of generations 0..gen — about 1/N of them (count[0] is summed over every
+   thread's allocations, so each list holds ~1/N of it) —, so N of them
+   count as one collection of generation gen. With one thread that is the
+   GIL-mode rule; with N, generation gen + 1 is still collected as often as
+   in GIL mode, not N times as often. */
+static void local_share_add(long *share, long *count)
+{
+    long nthreads = __atomic_load_n(&young_owners, __ATOMIC_RELAXED);   /* threads with a young list */
+    if (nthreads < 1) nthreads = 1;
+    long n = __atomic_add_fetch(share, 1, __ATOMIC_RELAXED);
+    while (n >= nthreads) {
+        if (__atomic_compare_exchange_n(share, &n, n - nthreads, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+}
+
+/* Free-threaded mode: a local collection — of the calling thread's own
+   young list (gen 0), or of its young and aged lists (gen 1) — with the
+   world running (gc/collect.c, _tg_gc_collect_local_main has why that is
+   safe). Returns -1 when it does not apply (debug flags, no slot, a
+   collection of the generations in progress, an object that is not
    eligible): the caller stops the world instead. Else the objects freed.
-   Counting: count[0] = 0, stats and callbacks for generation 0. count[1]
-   counts collections of generation 0; a local one collects one thread's
-   young list — with N threads attached, about 1/N of generation 0 (count[0]
-   is summed over every thread's allocations, so each list holds ~1/N of it)
-   — so N local collections count as one (atomically: other threads flush
-   and collect meanwhile). With one thread that is the GIL-mode rule; with
-   N, generation 1 is still collected once per ~threshold0 x threshold1
-   allocations, not N times as often. No safepoint between the check of
-   the guard and the end of the examination, so a collection of the
+   Counting: count[0] = 0 (first; given back if not eligible), stats and
+   callbacks for generation gen, and a 1/N share of a collection of
+   generation gen in count[gen + 1]
+   (local_share_add); generation 1: the slot has done its part of the
+   current round (aged_round_start). No safepoint between the check of the
+   guard and the end of the examination, so a collection of the
    generations (which stops the world, reaching every thread at a
    safepoint) never overlaps one. */
-intptr_t _tg_gc_collect_local(void)
+intptr_t _tg_gc_collect_local_gen(int gen)
 {
     _tg_gcstate *s = &_tg_gcs;
     _tg_tstate *ts = _tg_tls_ts;
     young_slot *y = ts ? ts->gc_state : NULL;
     /* (_tg_tls_bias: never from inside a biased section — none allocates an
        object today; the hold below would end that section's announcement) */
-    if (!_tg_ft() || !y || !y->slot || y->local || s->debug || _tg_tls_bias || !local_guard_ok()) return -1;
+    if (!_tg_ft() || !y || !y->slot || y->local || s->debug || _tg_tls_bias || !local_guard_ok(gen)) return -1;
+    long round = __atomic_load_n(&s->aged_round, __ATOMIC_RELAXED);
     /* queued biased decrefs merged (merged objects are not eligible, and
        a merge may free), zombies others queued freed */
     y->local = 1;
@@ -587,7 +661,7 @@ intptr_t _tg_gc_collect_local(void)
     young_drain(y, false);
     bool cbs = s->ncbs != 0;
     if (__atomic_load_n(&y->zombies, __ATOMIC_RELAXED)
-        || (cbs && !_tg_gc_local_eligible_hint(&y->head, y->slot))) {   /* no START for a fallback */
+        || (cbs && !_tg_gc_local_eligible_hint(&y->head, &y->aged, y->slot, gen))) {   /* no START for a fallback */
         y->local = 0;
         atomic_fetch_add_explicit(&_tg_gc_local_fallbacks, 1, memory_order_relaxed);
         return -1;
@@ -597,34 +671,42 @@ intptr_t _tg_gc_collect_local(void)
     if (cbs) {
         saved = tg_error();
         if (saved) snprintf(savedmsg, sizeof savedmsg, "%s", tg_error_message());
-        tg_gc_info info = { .generation = 0 };
+        tg_gc_info info = { .generation = gen };
         invoke_callbacks(TG_GC_START, &info);
     }
     uint64_t t0 = now_ns();
     intptr_t collected = 0;
+    bool kept_tuple = false;
     /* Again, with no safepoint from here to the end of the examination
        (the callbacks above may have passed one). */
-    bool done = local_guard_ok() && _tg_gc_collect_local_main(&y->head, y->slot, &collected);
+    /* The counting rules apply before the work, as in collect_with_callbacks
+       (GIL mode too): count[0] is zeroed first — allocations by other
+       threads during the collection count towards the next one, and
+       their flushes meanwhile do not find the same count[0] over the
+       threshold and start a second, smaller collection — and given back
+       if the collection turns out not eligible (the world is then
+       stopped for it). */
+    long c0 = __atomic_exchange_n(&s->count[0], 0, __ATOMIC_RELAXED);
+    bool done = local_guard_ok(gen)
+                && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected, &kept_tuple);
+    if (!done) __atomic_add_fetch(&s->count[0], c0, __ATOMIC_RELAXED);
     if (done) {
-        __atomic_store_n(&s->count[0], 0, __ATOMIC_RELAXED);
-        long nthreads = __atomic_load_n(&young_owners, __ATOMIC_RELAXED);   /* threads with a young list */
-        if (nthreads < 1) nthreads = 1;
-        long share = __atomic_add_fetch(&s->local_share, 1, __ATOMIC_RELAXED);
-        while (share >= nthreads) {
-            if (__atomic_compare_exchange_n(&s->local_share, &share, share - nthreads, false,
-                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-                __atomic_add_fetch(&s->count[1], 1, __ATOMIC_RELAXED);
-                break;
-            }
+        if (gen == 0 && kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);
+        if (gen == 0) {
+            local_share_add(&s->local_share, &s->count[1]);
+        } else {
+            local_share_add(&s->local_share1, &s->count[2]);
+            __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
+            atomic_fetch_add_explicit(&_tg_gc_local_runs1, 1, memory_order_relaxed);
         }
         uint64_t pause = now_ns() - t0;       /* this thread's, not the world's */
-        stats_add(0, collected, 0, pause);
+        stats_add(gen, collected, 0, pause);
         if (cbs) {
-            tg_gc_info info = { .generation = 0, .collected = collected, .pause_ns = pause };
+            tg_gc_info info = { .generation = gen, .collected = collected, .pause_ns = pause };
             invoke_callbacks(TG_GC_STOP, &info);
         }
     } else if (cbs) {                          /* raced with a revocation: nothing collected */
-        tg_gc_info info = { .generation = 0 };
+        tg_gc_info info = { .generation = gen };
         invoke_callbacks(TG_GC_STOP, &info);
     }
     if (cbs) { if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear(); }
@@ -632,6 +714,8 @@ intptr_t _tg_gc_collect_local(void)
     atomic_fetch_add_explicit(done ? &_tg_gc_local_runs : &_tg_gc_local_fallbacks, 1, memory_order_relaxed);
     return done ? collected : -1;
 }
+
+intptr_t _tg_gc_collect_local(void) { return _tg_gc_collect_local_gen(0); }
 
 /* Is the calling thread inside a local collection (its callbacks, its frees)? */
 static bool in_local_collection(void)
@@ -641,33 +725,85 @@ static bool in_local_collection(void)
     return y && y->local;
 }
 
+/* Free-threaded mode: generation 1 is due (count[1] over its threshold).
+   Generation 1 is the global list (survivors of collections that stopped
+   the world, lists of exited threads) plus every thread's aged list. When
+   the global list is empty, the collection of generation 1 is done as a
+   round of local collections instead: count[1] is zeroed and the round
+   number advanced, and each thread with a slot collects its own young and
+   aged lists at its next automatic collection (_tg_gc_collect_local_gen(1);
+   one whose lists are not eligible stops the world for generation 1 —
+   which collects every aged list, so the round is then over for all).
+   True: a round was started (by this thread or, racing, another). False:
+   the global list holds objects, the world must be stopped. */
+static bool aged_round_start(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    _tg_spin_lock(&track_lock);
+    bool empty = gc_list_empty(&s->gen_head[1]);
+    _tg_spin_unlock(&track_lock);
+    if (!empty) return false;
+    long c = __atomic_load_n(&s->count[1], __ATOMIC_RELAXED);
+    while (c > s->threshold[1]) {
+        if (__atomic_compare_exchange_n(&s->count[1], &c, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_add_fetch(&s->aged_round, 1, __ATOMIC_RELAXED);
+            return true;
+        }
+    }
+    return true;                             /* another thread started it */
+}
+
+static bool gen2_due(void)
+{
+    _tg_gcstate *s = &_tg_gcs;
+    return __atomic_load_n(&s->count[2], __ATOMIC_RELAXED) > s->threshold[2]
+           && __atomic_load_n(&s->long_lived_pending, __ATOMIC_RELAXED)
+              >= __atomic_load_n(&s->long_lived_total, __ATOMIC_RELAXED) / GC_LONG_LIVED_DIVISOR;
+}
+
 static TG_NOINLINE void collect_automatic(void)
 {
     _tg_gcstate *s = &_tg_gcs;
     if (_tg_ft()) {
         if (in_local_collection()) return;
-        /* This thread's young list first, alone, with the world running: if
-           only generation 0 is due, that is the collection (unless the list
-           is not eligible); if an older one is due too, its pause then has
-           one young list less to examine — and the objects of this
-           thread's garbage are freed by this thread, not by the collector
-           (cross-thread frees) — scale_cycles at 2 threads: 19.5M -> 22.2M
-           ops/s (docs/PERFORMANCE.md). */
-        bool young_only = true;
-        for (int i = 1; i < GC_NGENS; i++)
-            if (__atomic_load_n(&s->count[i], __ATOMIC_RELAXED) > s->threshold[i]
-                && (i < GC_NGENS - 1 || s->long_lived_pending >= s->long_lived_total / GC_LONG_LIVED_DIVISOR))
-                young_only = false;
-        if (_tg_gc_collect_local() >= 0 && young_only) return;
+        /* This thread's lists first, alone, with the world running: its
+           young list, or — in a round of generation 1 it has not done yet
+           — its young and aged lists. If nothing older is due, that is the
+           collection (unless the lists are not eligible); if generation 2
+           is due (or generation 1 with objects on the global list), that
+           pause then has one young list less to examine — and the objects
+           of this thread's garbage are freed by this thread, not by the
+           collector (cross-thread frees) — scale_cycles at 2 threads:
+           19.5M -> 22.2M ops/s (docs/PERFORMANCE.md). */
+        bool old2 = gen2_due();
+        bool old1 = __atomic_load_n(&s->count[1], __ATOMIC_RELAXED) > s->threshold[1];
+        if (old1 && !old2 && aged_round_start()) old1 = false;
+        young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
+        bool owed = !old2 && y && y->slot
+                    && __atomic_load_n(&y->aged_round, __ATOMIC_RELAXED) != __atomic_load_n(&s->aged_round, __ATOMIC_RELAXED)
+                    && !__atomic_load_n(&s->collecting, __ATOMIC_RELAXED);
+        /* A tuple kept on the aged list makes the local collection of
+           generation 1 not eligible: not tried (its failed count walk
+           and undo would cost a walk of both lists — binary-trees keeps
+           tuples); the young list alone first, then generation 1 with
+           the world stopped. */
+        bool tuples = owed && __atomic_load_n(&y->aged_tuples, __ATOMIC_RELAXED);
+        int lgen = owed && !tuples;
+        intptr_t r = _tg_gc_collect_local_gen(lgen);
+        if (r >= 0 && !old1 && !old2 && !tuples) return;
         if (!collector_claim(false)) return;
+        int gen = -1;
         for (int i = GC_NGENS - 1; i >= 0; i--) {
             /* count[0] is added to atomically by every thread (ft_count_flush) */
             if (__atomic_load_n(&s->count[i], __ATOMIC_RELAXED) <= s->threshold[i]) continue;
-            if (i == GC_NGENS - 1 && s->long_lived_pending < s->long_lived_total / GC_LONG_LIVED_DIVISOR)
-                continue;
-            collect_with_callbacks(i);
+            if (i == GC_NGENS - 1 && !gen2_due()) continue;
+            gen = i;
             break;
         }
+        /* this thread's part of a round of generation 1 was not eligible:
+           generation 1 with the world stopped (every aged list) */
+        if (((r < 0 && lgen == 1) || tuples) && gen < 1) gen = 1;
+        if (gen >= 0) collect_with_callbacks(gen);
         collector_release();
         return;
     }

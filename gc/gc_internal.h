@@ -36,9 +36,18 @@
  *   its parity, and every collection state of a generation-0 object has
  *   bit 3 clear (the collector rewrites young bits to plain GC_TRACKED when it
  *   gathers the young lists, before phase 1).
+ *   An aged object — a survivor of its owner's local young collection, on
+ *   the owner's aged list (its private part of generation 1) — is
+ *   GC_TRACKED | 1 << GC_GEN_SHIFT | GC_LOCAL | slot << 4 at rest: "gen 1
+ *   and GC_LOCAL", which no collection state has either (bit 3 is only
+ *   ever set in a state of generation 2, as its parity). So a collection
+ *   of generation 0 alone does not see aged objects as members, and the
+ *   untrack path still finds their slot (gc_bits_local below).
  *
  * INVARIANT — per-thread young lists (free-threaded mode)
- *   Young slot s (gc.c: young_slots[s]) has one owner thread at a time. Only
+ *   Young slot s (gc.c: young_slots[s]) has one owner thread at a time, and
+ *   two lists: young (generation 0) and aged (generation 1); what follows
+ *   holds for both ("its list" = either). Only
  *   the owner links or unlinks objects of its list, with plain stores (no
  *   lock, no atomic); any other thread touches the list only with the world
  *   stopped (the collector, freeze, introspection), or after the owner gave
@@ -63,6 +72,10 @@
  *   walk, which meets every one, rewrites them (gc/collect.c, the fresh
  *   table); nothing else reads those bits before, and the world does not
  *   run before. A flagged list is walked: zombies unlinked, bits rewritten.
+ *   Aged lists join generation 1 the same way, but only for a collection of
+ *   generation 1 or 2 (the count walk meets them too); a collection of
+ *   generation 0 leaves them where they are, after unlinking their zombies
+ *   if the slot is flagged (then the flag is cleared for both lists).
  *   Objects of generations 1, 2, 3 and of the global generation 0 (threads
  *   without a slot, lists of exited threads) are under track_lock.
  *   Threads beyond GC_NSLOTS - 1 use the global generation 0 (locked).
@@ -117,7 +130,7 @@ enum {
     GC_UNREACH  = 1u << 6,
     GC_TENT     = 1u << 7,
     GC_WRCAND   = 1u << 4,       /* on weakref objects (never tracked) */
-    GC_LOCAL    = 1u << 3,       /* FT, generation 0: on a thread's young list */
+    GC_LOCAL    = 1u << 3,       /* FT, generations 0-1: on a thread's young or aged list */
     GC_SLOT_SHIFT = 4,
     GC_SLOT_MASK = 0xf0u,
 };
@@ -140,6 +153,10 @@ typedef struct _tg_gcstate {
     int        collecting;              /* re-entrancy guard */
     long       local_share;             /* FT: local young collections not yet counted
                                            in count[1] (gc/gc.c, _tg_gc_collect_local) */
+    long       local_share1;            /* FT: local collections of generation 1 not yet
+                                           counted in count[2] */
+    long       aged_round;              /* FT: rounds of local generation-1 collections
+                                           started (gc/gc.c, aged_round_start) */
     int        locals_ok;               /* FT: the guard's holder is freeing its common
                                            garbage with the world running; local young
                                            collections may run (gc/gc.c, local_guard_ok) */
@@ -154,6 +171,16 @@ typedef struct _tg_gcstate {
 extern TG_INTERNAL _tg_gcstate _tg_gcs;
 
 static inline int gc_gen_of(uint8_t bits) { return (bits & GC_GEN_MASK) >> GC_GEN_SHIFT; }
+/* Free-threaded mode: on a thread's young or aged list (generation 0 or 1
+   with GC_LOCAL; in generation 2 bit 3 is the parity). Whether or not
+   still GC_TRACKED (a zombie is not). */
+static inline bool gc_bits_local(uint8_t bits) { return (bits & (GC_LOCAL | (2u << GC_GEN_SHIFT))) == GC_LOCAL; }
+/* The bits at rest of slot's young (gen 0) and aged (gen 1) objects. */
+static inline uint8_t gc_bits_young(unsigned slot) { return (uint8_t)(GC_TRACKED | GC_LOCAL | (slot << GC_SLOT_SHIFT)); }
+static inline uint8_t gc_bits_aged(unsigned slot)
+{
+    return (uint8_t)(GC_TRACKED | (1u << GC_GEN_SHIFT) | GC_LOCAL | (slot << GC_SLOT_SHIFT));
+}
 /* The bits of a tracked object at rest in generation gen. */
 static inline uint8_t gc_bits_at_rest(int gen)
 {
@@ -196,19 +223,28 @@ TG_INTERNAL size_t _tg_gc_list_size(const _tg_gchead *h);
    stopped on entry and running on return; finalizers, clearing and weakref
    callbacks run with it running (gc/collect.c's header). */
 TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split);
-/* gc/collect.c: a local young collection (free-threaded mode, world
-   running): the calling thread's own young list young (slot) only, if
-   eligible (gc/collect.c explains); false: not eligible, nothing changed.
-   Survivors join generation 1; *collected: the objects freed. */
-TG_INTERNAL bool _tg_gc_collect_local_main(_tg_gchead *young, uint8_t slot, intptr_t *collected);
-/* gc/collect.c: would the list be eligible now (a hint, without holding)? */
-TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, uint8_t slot);
-/* gc/gc.c: a local young collection of the calling thread's list, with
-   counts, stats and callbacks; -1 when it does not apply (the caller
-   collects with the world stopped instead), else the objects freed. */
+/* gc/collect.c: a local collection (free-threaded mode, world running) of
+   the calling thread's own young list young (slot) — gen 0 — or of its
+   young and aged lists — gen 1 —, if eligible (gc/collect.c explains);
+   false: not eligible, nothing changed. Survivors join the aged list (gen
+   0) or generation 2 (gen 1); *collected: the objects freed; *kept_tuple:
+   a survivor is a tuple (which makes the aged list not eligible for a
+   local collection of generation 1). */
+TG_INTERNAL bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen,
+                                           intptr_t *collected, bool *kept_tuple);
+/* gc/collect.c: the tables of local collections, built once (_tg_gc_init). */
+TG_INTERNAL void _tg_gc_local_tables_init(void);
+/* gc/collect.c: would the lists be eligible now (a hint, without holding)? */
+TG_INTERNAL bool _tg_gc_local_eligible_hint(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen);
+/* gc/gc.c: a local collection of generation gen (0 or 1) of the calling
+   thread's lists, with counts, stats and callbacks; -1 when it does not
+   apply (the caller collects with the world stopped instead), else the
+   objects freed. _tg_gc_collect_local() is gen 0. */
+TG_INTERNAL intptr_t _tg_gc_collect_local_gen(int gen);
 TG_INTERNAL intptr_t _tg_gc_collect_local(void);
-/* Local collections done, and tried but not eligible (statistics, tests). */
-extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+/* Local collections done (of generation 1: runs1, also in runs), and tried
+   but not eligible (statistics, tests, stress). */
+extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
 /* Test hook: called inside a local collection, after the count walk (which
    tests every object's eligibility) and before the classify walk, while the
    thread holds its biases. */

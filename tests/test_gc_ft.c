@@ -26,6 +26,7 @@
 #include "sync/sync.h"
 /* gc/gc_internal.h (not included: its names clash with this file's) */
 extern intptr_t _tg_gc_collect_local(void);
+extern intptr_t _tg_gc_collect_local_gen(int gen);
 extern void (*_tg_gc_local_hook)(void);
 extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
 
@@ -1231,5 +1232,258 @@ Test(gc_ft, local_collections_count_as_a_share_of_generation_0, .timeout = 60)
     join_released(&t);
     tg_gc_enable();
     teardown();
+    fini_ft();
+}
+
+/* ------------------------------------------- local collections of generation 1
+
+   A local young collection's survivors go to the thread's own aged list
+   (its private part of generation 1); a local collection of generation 1
+   examines the young and aged lists together, with the world running, and
+   its survivors join generation 2. */
+
+/* n two-list cycles, kept: out[2i], out[2i+1] hold one reference each */
+static void make_cycles(int n, tg_obj **out)
+{
+    for (int i = 0; i < n; i++) {
+        tg_obj *a = OK(tg_list_new(0)), *b = OK(tg_list_new(0));
+        cr_assert_eq(tg_list_append(a, b), 0);
+        cr_assert_eq(tg_list_append(b, a), 0);
+        out[2 * i] = a;
+        out[2 * i + 1] = b;
+    }
+}
+
+Test(gc_ft, local_collection_of_generation_1_collects_the_aged_list_while_another_thread_runs, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    thr t = { .fn = ticker_fn };
+    atomic_store(&stop_workers, 0);
+    spawn(&t);
+    cr_assert(world_runs());
+    tg_obj *kept[20];
+    make_cycles(10, kept);
+    drop_cycles(5);
+    cr_assert_eq(_tg_gc_collect_local(), 10, "the dropped cycles; the kept ones survive (aged)");
+    for (int i = 0; i < 20; i++) tg_decref(kept[i]);  /* now garbage, on the aged list */
+    drop_cycles(3);
+    cr_assert_eq(_tg_gc_collect_local(), 6, "a young collection does not examine the aged list");
+    drop_cycles(2);
+    long c[3], d[3];
+    tg_gc_get_count(c);
+    tg_gc_stats before[3], after[3];
+    tg_gc_get_stats(before);
+    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    atomic_store(&hook_saw_ticks, 0);
+    _tg_gc_local_hook = hook_world_runs;
+    intptr_t n = _tg_gc_collect_local_gen(1);
+    _tg_gc_local_hook = NULL;
+    cr_assert_eq(n, 24, "young and aged garbage, locally (got %ld)", (long)n);
+    cr_assert(atomic_load(&hook_saw_ticks), "the other thread ran during the examination");
+    cr_assert_eq(atomic_load(&_tg_gc_local_runs), runs + 1);
+    tg_gc_get_stats(after);
+    cr_assert_eq(after[1].collections, before[1].collections + 1, "counted as a generation-1 collection");
+    cr_assert_eq(after[1].collected, before[1].collected + 24);
+    cr_assert_eq(after[0].collections, before[0].collections);
+    tg_gc_get_count(d);
+    cr_assert_eq(d[0], 0);
+    cr_assert_eq(d[2], c[2] + 1, "one thread with a young list: a whole generation-1 collection in count[2]");
+    /* survivors go to generation 2: a young list and an aged survivor */
+    tg_obj *y = OK(tg_list_new(0));
+    cr_assert_eq(_tg_gc_collect_local(), 0);
+    tg_obj *x = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(x, y), 0);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), 0);
+    tg_obj *g2 = OK(tg_gc_get_objects(2));
+    int found = 0;
+    for (size_t i = 0; i < tg_list_len(g2); i++) {
+        tg_obj *o = OK(tg_list_get(g2, i));
+        found += o == x || o == y;
+        tg_decref(o);
+    }
+    tg_decref(g2);
+    cr_assert_eq(found, 2, "the survivors are in generation 2");
+    tg_decref(x);
+    tg_decref(y);
+    atomic_store(&stop_workers, 1);
+    join_released(&t);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* What a collection of generation 1 finds in GIL mode it finds here too:
+   a cycle through a tuple (a tuple's items can be read by any thread, so a
+   local collection cannot judge it) and a cycle through another thread's
+   container make the local collection of generation 1 not eligible, and
+   the collection of generation 1 that stops the world finds them. */
+static _Atomic(tg_obj *) xg_mine, xg_theirs;
+static void other_half_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *u = tg_list_new(0);                      /* this thread's */
+    WCHECK(u != NULL);
+    tg_obj *m = atomic_load(&xg_mine);
+    WCHECK(u && tg_list_append(u, m) == 0);          /* u -> m */
+    atomic_store(&xg_theirs, u);                     /* u's reference is the main thread's now */
+}
+
+Test(gc_ft, local_collection_of_generation_1_leaves_tuple_and_cross_thread_cycles_to_the_stopped_world, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    /* a tuple cycle: c -> (c,) */
+    tg_obj *c = OK(tg_list_new(0));
+    tg_obj *tu = OK(tg_tuple(1, c));
+    cr_assert_eq(tg_list_append(c, tu), 0);
+    tg_decref(tu);
+    tg_decref(c);
+    drop_cycles(2);
+    cr_assert_eq(_tg_gc_collect_local(), 4, "the tuple cycle survives a local young collection");
+    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), -1, "a tuple on the aged list: not eligible");
+    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(tg_gc_collect(1), 2, "found by the collection of generation 1");
+    /* a cycle through another thread's list: m -> u -> m, and m <-> h (h
+       keeps m's count this thread's: an object only the other thread
+       refers to would be merged, and not eligible for that reason) */
+    tg_obj *m = OK(tg_list_new(0)), *h = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(h, m), 0);
+    cr_assert_eq(tg_list_append(m, h), 0);
+    tg_decref(h);
+    atomic_store(&xg_mine, m);
+    atomic_store(&xg_theirs, NULL);
+    thr t = { .fn = other_half_fn };
+    spawn(&t);
+    join_released(&t);
+    tg_obj *u = atomic_load(&xg_theirs);
+    cr_assert_not_null(u);
+    cr_assert_eq(tg_list_append(m, u), 0);           /* m -> u */
+    tg_decref(u);
+    tg_decref(m);
+    drop_cycles(2);
+    intptr_t got = _tg_gc_collect_local();
+    cr_assert_eq(got, 4, "m and h survive (u, outside, refers to m): got %ld", (long)got);
+    cr_assert(tg_gc_is_tracked(m) && tg_gc_is_tracked(h));
+    fb = atomic_load(&_tg_gc_local_fallbacks);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), -1, "m refers to another thread's container: not eligible");
+    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(tg_gc_collect(1), 3, "found by the collection of generation 1");
+    drop_cycles(3);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), 6, "and local collections of generation 1 resume");
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* Automatic collections, one thread making cyclic garbage while another
+   runs: every collection of generations 0 and 1 is local (each one runs
+   the local hook; a collection that stops the world does not), generation
+   1 is collected about once per threshold1 collections of generation 0,
+   as in GIL mode, and memory stays bounded. */
+static _Atomic long auto_hooks;
+static long auto_stops[3];
+static void hook_count(void) { atomic_fetch_add(&auto_hooks, 1); }
+static void auto_cb(int phase, const tg_gc_info *info, void *arg)
+{
+    (void)arg;
+    if (phase == TG_GC_STOP) auto_stops[info->generation]++;
+}
+
+Test(gc_ft, automatic_collections_of_generations_0_and_1_are_local, .timeout = 60)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    thr t = { .fn = ticker_fn };
+    atomic_store(&stop_workers, 0);
+    spawn(&t);
+    cr_assert(world_runs());
+    cr_assert_eq(tg_gc_add_callback(auto_cb, NULL), 0);
+    atomic_store(&auto_hooks, 0);
+    memset(auto_stops, 0, sizeof auto_stops);
+    tg_gc_set_threshold(100, 5, 1000000);          /* generation 2: never, here */
+    _tg_gc_local_hook = hook_count;
+    size_t live0 = tg_live_objects();
+    tg_gc_enable();
+    for (int i = 0; i < 20000; i++) {
+        drop_cycles(1);
+        cr_assert_lt(tg_live_objects(), live0 + 1000, "bounded");
+    }
+    tg_gc_disable();
+    _tg_gc_local_hook = NULL;
+    cr_assert_eq(tg_gc_remove_callback(auto_cb, NULL), 0);
+    cr_assert_eq(auto_stops[2], 0);
+    cr_assert_gt(auto_stops[1], 0, "generation 1 was collected");
+    cr_assert_eq(atomic_load(&auto_hooks), auto_stops[0] + auto_stops[1],
+                 "every collection was local (%ld hooks, %ld + %ld collections)",
+                 atomic_load(&auto_hooks), auto_stops[0], auto_stops[1]);
+    long ratio = auto_stops[0] / auto_stops[1];
+    cr_assert(ratio >= 5 && ratio <= 6, "generation 1 once per ~6 of generation 0 (%ld : %ld)",
+              auto_stops[0], auto_stops[1]);
+    atomic_store(&stop_workers, 1);
+    join_released(&t);
+    tg_gc_set_threshold(700, 10, 10);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* A zombie on another thread's aged list, not queued yet when two
+   collections run (from a finalizer called while the zombie's destroy
+   drops its items): the first, of generation 0, leaves the aged lists
+   where they are but clears the slot's zombie flag, so it must unlink the
+   zombie; the second, of generation 1, splices the aged lists whole. */
+static _Atomic int azombie_step;
+static _Atomic intptr_t azombie_collected = -1;
+static void collect_twice_in_finalizer(tg_obj *self)
+{
+    (void)self;
+    intptr_t a = tg_gc_collect(0);
+    atomic_store(&azombie_collected, a + tg_gc_collect(1));
+}
+
+static void aged_zombie_owner_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *l = tg_list_new(0);
+    WCHECK(l != NULL);
+    if (!l) { atomic_store(&azombie_step, 3); return; }
+    WCHECK(_tg_gc_collect_local() == 0);            /* l: on this thread's aged list */
+    atomic_store(&zombie_pub, l);
+    while (atomic_load(&azombie_step) < 1) { tg_safepoint(); sched_yield(); }
+    tg_decref(l);                                /* the main thread's reference is the last */
+    atomic_store(&azombie_step, 2);
+    while (atomic_load(&azombie_step) < 3) { tg_safepoint(); sched_yield(); }
+}
+
+Test(gc_ft, zombie_on_an_aged_list_not_yet_queued_when_collections_start)
+{
+    init_ft();
+    if (!have_bias()) { fini_ft(); return; }         /* no membarrier(): no local collection, no aged list */
+    tg_type_spec spec = { .name = "CollectTwiceOnDeath", .flags = TG_TYPE_GC, .finalize = collect_twice_in_finalizer };
+    tg_type *t = tg_type_new(&spec);
+    cr_assert_not_null(t);
+    tg_gc_disable();
+    tg_gc_collect(-1);
+    atomic_store(&zombie_pub, NULL);
+    atomic_store(&azombie_step, 0);
+    atomic_store(&azombie_collected, -1);
+    thr w = { aged_zombie_owner_fn, NULL, 0 };
+    spawn(&w);
+    tg_obj *l;
+    while (!(l = atomic_load(&zombie_pub))) { tg_safepoint(); sched_yield(); }
+    tg_incref(l);
+    tg_obj *f = OK(tg_new(t));
+    cr_assert_eq(tg_list_append(l, f), 0);
+    tg_decref(f);
+    atomic_store(&azombie_step, 1);
+    while (atomic_load(&azombie_step) < 2) { tg_safepoint(); sched_yield(); }
+    tg_decref(l);                                /* destroy: a zombie; f's finalizer collects */
+    cr_assert_geq(atomic_load(&azombie_collected), 0, "the finalizer ran two collections");
+    atomic_store(&azombie_step, 3);
+    join_released(&w);
+    cr_assert_eq(tg_gc_collect(-1), 0);
+    tg_gc_enable();
     fini_ft();
 }

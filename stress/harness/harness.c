@@ -57,7 +57,7 @@ static const tgs_scenario *builtin[] = {
     &tgs_scen_handoff, &tgs_scen_owner_exit, &tgs_scen_mem_churn,
     &tgs_scen_gc_mutation, &tgs_scen_fork_threads, &tgs_scen_shm_counters,
     &tgs_scen_ft_append_exact, &tgs_scen_ft_biased_handoff, &tgs_scen_ft_hot_reads, &tgs_scen_ft_bias_revoke,
-    &tgs_scen_ft_local_gc, &tgs_scen_ft_list_reserve,
+    &tgs_scen_ft_local_gc, &tgs_scen_ft_aged_gc, &tgs_scen_ft_list_reserve,
 };
 static const tgs_scenario *registry[MAX_SCENARIOS];
 static int nregistry = -1;

@@ -123,6 +123,7 @@ extern const tgs_scenario tgs_scen_refcount_storm, tgs_scen_seed_appends,
     tgs_scen_list_dict_readers, tgs_scen_handoff, tgs_scen_owner_exit,
     tgs_scen_mem_churn, tgs_scen_gc_mutation, tgs_scen_fork_threads,
     tgs_scen_shm_counters, tgs_scen_ft_append_exact, tgs_scen_ft_biased_handoff,
-    tgs_scen_ft_hot_reads, tgs_scen_ft_bias_revoke, tgs_scen_ft_local_gc, tgs_scen_ft_list_reserve;
+    tgs_scen_ft_hot_reads, tgs_scen_ft_bias_revoke, tgs_scen_ft_local_gc,
+    tgs_scen_ft_aged_gc, tgs_scen_ft_list_reserve;
 
 #endif

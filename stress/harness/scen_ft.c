@@ -19,6 +19,8 @@
  *   ft_local_gc       private cycles collected by their thread alone (local
  *                     young collections, world running) while young lists
  *                     are handed between threads, read and mutated.
+ *   ft_aged_gc        kept cycles age into per-thread aged lists and are
+ *                     collected there by local generation-1 collections.
  *   ft_list_reserve   threads work one list in bursts: reserved locks taken
  *                     over mid-stream, lists grown in place until first
  *                     read, critical sections, a list dropped while
@@ -473,7 +475,7 @@ const tgs_scenario tgs_scen_ft_bias_revoke = {
 #define LG_OPS   3000
 
 static tg_obj *lg_slot[LG_SLOTS];        /* __atomic exchange only; each holds one reference */
-extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;   /* gc/gc_internal.h */
+extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;   /* gc/gc_internal.h */
 
 static tg_obj *lg_unit(uint64_t serial)
 {
@@ -531,12 +533,17 @@ static void lg_check_unit(tgs_worker *w, tg_obj *x, int depth)
     }
 }
 
-/* Private cyclic garbage of one of four shapes, holding a counted object. */
-static void lg_private(tgs_worker *w, uint64_t serial)
+/* Private cyclic garbage of one of four shapes, holding a counted object.
+   no_tuple: not the shape through a tuple (a tuple on a thread's lists
+   makes its local collection of generation 1 fall back: without tuples
+   for a while, local collections of generation 1 run too). */
+static void lg_private(tgs_worker *w, uint64_t serial, bool no_tuple)
 {
     tg_obj *c = ftc_new(serial), *a = NULL, *b = NULL, *k = NULL;
     bool ok = c != NULL;
-    switch (tgs_below(&w->rng, 4)) {
+    unsigned shape = (unsigned)tgs_below(&w->rng, 4);
+    if (no_tuple && shape == 2) shape = 0;
+    switch (shape) {
     case 0:                                            /* a <-> b, a holds c */
         ok = ok && (a = tg_list_new(0)) && (b = tg_list_new(0)) && tg_list_append(a, b) == 0
              && tg_list_append(b, a) == 0 && tg_list_append(a, c) == 0;
@@ -567,10 +574,11 @@ static void lg_worker(tgs_worker *w)
         uint64_t r = tgs_next(&w->rng);
         int s = (int)(r % LG_SLOTS), m = (int)((r >> 8) % 4);
         /* phases: 200 ops of private garbage only (local collections can
-           run), then 100 that also share */
+           run; every other time without tuples, so that local collections
+           of generation 1 can too), then 100 that also share */
         unsigned op = i % 300 < 200 ? 0 : (unsigned)((r >> 16) % 32);
         if (op < 20) {                                 /* private garbage */
-            lg_private(w, serial++);
+            lg_private(w, serial++, op == 0 && (i / 300) % 2 == 1);
         } else if (op < 22) {                          /* publish a new unit of ours */
             tg_obj *u = lg_unit(serial++);
             if (!u) { tgs_fail(ctx, "thread %d: lg_unit failed: %s", w->index, tg_error_message()); break; }
@@ -621,7 +629,7 @@ static int lg_run(tgs_ctx *ctx)
     memset(lg_slot, 0, sizeof lg_slot);
     long th[3];
     tg_gc_get_threshold(th);
-    tg_gc_set_threshold(200, 10, 10);
+    tg_gc_set_threshold(200, 3, 10);   /* generation 1 often: local rounds and fallbacks */
     uint64_t runs = atomic_load(&_tg_gc_local_runs);
     int nt = ctx->threads < 2 ? 2 : ctx->threads;
     tgs_run_threads(ctx, nt, lg_worker, NULL);
@@ -642,12 +650,130 @@ const tgs_scenario tgs_scen_ft_local_gc = {
     .name = "ft_local_gc",
     .description = "threads make private cycles (lists, dicts, tuples, objects) while handing young lists to each "
                    "other through a shared array, reading and mutating them; low thresholds, so local young "
-                   "collections run beside it all",
+                   "collections and local collections of generation 1 (aged lists) run beside it all",
     .invariants = "every counted object read through a reachable container is intact (nothing freed while "
                   "reachable), units keep their shape; every counted object deallocated exactly once by the "
                   "end of the round (all garbage freed); local collections ran (free-threaded mode)",
     .run = lg_run,
 };
+
+/* ================================================================ ft_aged_gc */
+
+/* Local collections of generation 1 (docs/free-threading.md, "Aged
+   lists"): each thread keeps a few private units (a <-> b, a holding a
+   counted object) that survive its local young collections into its aged
+   list, replaces them now and then (the old unit is then cyclic garbage on
+   the aged list), and makes private cyclic garbage without tuples. Rarely
+   it hands a unit to the others through a shared array; the taker reads it
+   (revoking the owner's biases, possibly during the owner's examination)
+   and drops it (possibly the last reference: a zombie on the owner's young
+   or aged list). Low thresholds: a round of generation 1 every 3 young
+   collections; now and then a collection of the generations. */
+
+#define AG_SLOTS 8
+#define AG_KEEP  8
+#define AG_OPS   3000
+
+static tg_obj *ag_slot[AG_SLOTS];        /* __atomic exchange only; each holds one reference */
+
+static tg_obj *ag_unit(uint64_t serial)
+{
+    tg_obj *a = tg_list_new(0), *b = tg_list_new(0), *c = ftc_new(serial);
+    bool ok = a && b && c && tg_list_append(a, c) == 0 && tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0;
+    tg_xdecref(b);
+    tg_xdecref(c);
+    if (!ok) { tg_xdecref(a); return NULL; }
+    return a;
+}
+
+static void ag_check(tgs_worker *w, tg_obj *a)
+{
+    tgs_ctx *ctx = w->ctx;
+    if (!TGS_CHECK(ctx, tg_list_len(a) == 2, "thread %d: unit has %zu items, 2 expected", w->index, tg_list_len(a)))
+        return;
+    tg_obj *c = tg_list_get(a, 0), *b = tg_list_get(a, 1);
+    TGS_CHECK(ctx, c && tg_typeof(c) == ftc_type && ftc_ok(c),
+              "thread %d: unit[0] is not an intact counted object (freed while reachable?)", w->index);
+    if (TGS_CHECK(ctx, b && tg_typeof(b) == tg_type_list() && tg_list_len(b) == 1, "thread %d: unit[1] is not [unit]",
+                  w->index)) {
+        tg_obj *back = tg_list_get(b, 0);
+        TGS_CHECK(ctx, back == a, "thread %d: unit[1][0] is %p, not the unit %p", w->index, (void *)back, (void *)a);
+        tg_xdecref(back);
+    }
+    tg_xdecref(c);
+    tg_xdecref(b);
+}
+
+static void ag_worker(tgs_worker *w)
+{
+    tgs_ctx *ctx = w->ctx;
+    tg_obj *keep[AG_KEEP] = { 0 };
+    uint64_t serial = (uint64_t)(w->index + 1) << 40 | ctx->round << 24 | 1u << 23;
+    for (int i = 0; i < AG_OPS && !tgs_failures(ctx); i++) {
+        uint64_t r = tgs_next(&w->rng);
+        int k = (int)(r % AG_KEEP), s = (int)((r >> 8) % AG_SLOTS);
+        /* (hand-overs, takes and collections of the generations rare
+           enough that most rounds of generation 1 find every thread's
+           lists eligible: a unit another thread has read keeps its owner's
+           lists from being eligible until it dies or reaches generation 2) */
+        unsigned op = (unsigned)((r >> 16) % 10000);
+        if (op < 7000) {                               /* private garbage, no tuple */
+            lg_private(w, serial++, true);
+        } else if (op < 9955) {                        /* replace a kept unit: the old one is garbage */
+            tg_obj *u = ag_unit(serial++);
+            if (!u) { tgs_fail(ctx, "thread %d: ag_unit failed: %s", w->index, tg_error_message()); break; }
+            if (keep[k]) { ag_check(w, keep[k]); tg_decref(keep[k]); }
+            keep[k] = u;
+        } else if (op < 9975) {                        /* hand one over */
+            if (keep[k]) {
+                tg_obj *old = __atomic_exchange_n(&ag_slot[s], keep[k], __ATOMIC_ACQ_REL);
+                keep[k] = NULL;
+                if (old) { ag_check(w, old); tg_decref(old); }
+            }
+        } else if (op < 9995) {                        /* take one: another thread's, usually */
+            tg_obj *u = __atomic_exchange_n(&ag_slot[s], NULL, __ATOMIC_ACQ_REL);
+            if (u) { ag_check(w, u); tg_decref(u); }
+        } else if (tg_gc_collect((int)tgs_below(&w->rng, 3)) < 0) {   /* the generations, world stopped */
+            tgs_fail(ctx, "thread %d: tg_gc_collect failed: %s", w->index, tg_error_message());
+        }
+        tgs_op(w);
+        if ((r >> 40) % 16 == 0) tgs_pause(w);
+    }
+    for (int k = 0; k < AG_KEEP; k++) if (keep[k]) { ag_check(w, keep[k]); tg_decref(keep[k]); }
+}
+
+static int ag_run(tgs_ctx *ctx)
+{
+    if (ftc_setup(ctx) < 0) return TGS_FAILED;
+    memset(ag_slot, 0, sizeof ag_slot);
+    long th[3];
+    tg_gc_get_threshold(th);
+    tg_gc_set_threshold(100, 2, 10);
+    uint64_t runs1 = atomic_load(&_tg_gc_local_runs1);
+    int nt = ctx->threads < 2 ? 2 : ctx->threads;
+    tgs_run_threads(ctx, nt, ag_worker, NULL);
+    for (int s = 0; s < AG_SLOTS; s++) {
+        tg_obj *o = __atomic_exchange_n(&ag_slot[s], NULL, __ATOMIC_ACQ_REL);
+        if (o) tg_decref(o);
+    }
+    if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx))
+        TGS_CHECK(ctx, atomic_load(&_tg_gc_local_runs1) > runs1 || (_tg_rt.obj_lock_birth & _TG_BIAS_SHARED),
+                  "no local collection of generation 1 ran (free-threaded mode)");
+    tg_gc_set_threshold(th[0], th[1], th[2]);
+    tg_gc_collect(-1);
+    ftc_check_all_freed(ctx);
+    return tgs_failures(ctx) ? TGS_FAILED : TGS_OK;
+}
+
+const tgs_scenario tgs_scen_ft_aged_gc = {
+    .name = "ft_aged_gc",
+    .description = "threads keep private cycles that age into their aged lists and drop them later, make private "
+                   "cyclic garbage, and now and then hand a cycle to another thread, which reads and drops it; "
+                   "low thresholds, so local collections of generation 1 run beside it all",
+    .invariants = "every counted object read through a reachable unit is intact, units keep their shape; every "
+                  "counted object deallocated exactly once by the end of the round; local collections of "
+                  "generation 1 ran (free-threaded mode)",
+    .run = ag_run,
 
 /* ======================================================== ft_list_reserve
    Reserved locks (sync/bias.c): a thread that runs many operations in a
