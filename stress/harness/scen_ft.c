@@ -774,6 +774,7 @@ const tgs_scenario tgs_scen_ft_aged_gc = {
                   "counted object deallocated exactly once by the end of the round; local collections of "
                   "generation 1 ran (free-threaded mode)",
     .run = ag_run,
+};
 
 /* ======================================================== ft_list_reserve
    Reserved locks (sync/bias.c): a thread that runs many operations in a
@@ -783,8 +784,8 @@ const tgs_scenario tgs_scen_ft_aged_gc = {
    (runtime/list.c, list_mark_readers). Every thread works one shared list
    per wave in bursts: appends, pops, reads, tg_sizeof, and critical
    sections that check they are atomic (two appends that land side by
-   side, read back by two pops and put back). Thread 0 makes a fresh list every wave and
-   drops it at the end while reservations on it may remain, so the next
+   side, read back by two pops and put back). Thread 0 makes a fresh list
+   every wave and drops it at the end while reservations on it may remain, so the next
    wave's list, often at the same address, meets stale sticky slots.
    Checked: the final length is appends - pops, no value twice, every value
    read is one somebody appended. */
@@ -956,6 +957,6 @@ const tgs_scenario tgs_scen_ft_list_reserve = {
     .description = "threads work one list in bursts (reserved locks taken over mid-stream, lists grown in place "
                    "until read) with critical sections; the list is dropped while reserved",
     .invariants = "each wave: len == appends - pops, no value twice, every value read or popped was appended, "
-                  "a critical section's read-set and two appends are atomic",
+                  "a critical section's two appends land side by side, and reservations changed hands",
     .run = lr_run,
 };
