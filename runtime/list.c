@@ -113,8 +113,10 @@ TG_API tg_obj *tg_list_new(size_t capacity_hint)
 /* Make room for `need` items; on failure the list is unchanged. CPython's
    growth pattern: 0, 4, 8, 16, 24, 32, 40, 52, 64, 76, ...
    GIL mode has no lock-free readers, so the block grows in place (realloc:
-   large blocks are moved by mremap, not copied). Free-threaded mode replaces
-   the block, so that readers holding the old one stay safe. */
+   large blocks are moved by mremap, not copied). Free-threaded mode does the
+   same while no lock-free reader can be in the block, and otherwise
+   replaces the block, so that readers holding the old one stay safe. */
+static int list_grow_copy(_tg_list *l, size_t ncap, size_t cap);
 static int list_reserve(_tg_list *l, size_t need)
 {
     size_t cap = l->items ? l->items->cap : 0;
@@ -122,42 +124,34 @@ static int list_reserve(_tg_list *l, size_t need)
     size_t ncap = need + (need >> 3) + 6;
     ncap &= ~(size_t)3;
     if (ncap < need) ncap = need;
-    /* The owner's biased section (sync/bias.c): no other thread reads the
-       list (a reader revokes the bias first, and waits for this section to
-       end), so the block may move as in GIL mode — doubling still, and the
-       new slots zeroed, because lock-free readers will see this block once
-       the bias is revoked. An operation under a lock held in reserve
-       announces the list in the same slot, but the list is SHARED then:
-       readers may hold the block. */
-    uint8_t lockv = _tg_ft() ? __atomic_load_n(&l->base.ob_mutex.v, __ATOMIC_RELAXED) : 0;
-    bool biased = _tg_ft() && _tg_tls_bias == &l->base && !(lockv & _TG_BIAS_SHARED);
-    /* No lock-free reader ever (list_mark_readers): the caller holds the
-       lock, so none can start meanwhile either; the block moves as in GIL
-       mode, and its free slots are zeroed only when a reader comes. */
-    if (_tg_ft() && (lockv & _TG_BIAS_SHARED) && !(lockv & _TG_LOCK_READERS)) {
-        if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
-            _tg_err_set(TG_ERR_OVERFLOW, "list too long");
-            return -1;
-        }
-        _tg_items *grown = tg_mem_realloc(l->items, sizeof(_tg_items) + ncap * sizeof(tg_obj *));
-        if (!grown) { _tg_err_nomem(); return -1; }
-        grown->cap = ncap;
-        __atomic_store_n(&l->items, grown, __ATOMIC_RELEASE);
-        return 0;
+    /* In place, as GIL mode does, when no lock-free reader can be in the
+       block: inside the owner's biased section (sync/bias.c: a reader
+       revokes the bias first and waits for the section to end), or when no
+       thread has ever read the list without its lock (list_mark_readers;
+       the caller holds the lock, so none can start meanwhile). The free
+       slots are not zeroed here: the first lock-free reader zeroes them.
+       An operation under a reserved lock announces the list in the same
+       slot as a biased section, but the list is SHARED then. */
+    if (_tg_ft()) {
+        uint8_t lockv = __atomic_load_n(&l->base.ob_mutex.v, __ATOMIC_RELAXED);
+        bool biased = _tg_tls_bias == &l->base && !(lockv & _TG_BIAS_SHARED);
+        bool unread = (lockv & _TG_BIAS_SHARED) && !(lockv & _TG_LOCK_READERS);
+        if (!biased && !unread) return list_grow_copy(l, ncap, cap);
     }
-    if (!_tg_ft() || biased) {
-        if (biased && ncap < 2 * cap) ncap = 2 * cap;
-        if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
-            _tg_err_set(TG_ERR_OVERFLOW, "list too long");
-            return -1;
-        }
-        _tg_items *grown = tg_mem_realloc(l->items, sizeof(_tg_items) + ncap * sizeof(tg_obj *));
-        if (!grown) { _tg_err_nomem(); return -1; }
-        if (biased) memset(grown->item + cap, 0, (ncap - cap) * sizeof(tg_obj *));
-        grown->cap = ncap;
-        __atomic_store_n(&l->items, grown, __ATOMIC_RELEASE);
-        return 0;
+    if (ncap > (SIZE_MAX / 2 - sizeof(_tg_items)) / sizeof(tg_obj *)) {
+        _tg_err_set(TG_ERR_OVERFLOW, "list too long");
+        return -1;
     }
+    _tg_items *grown = tg_mem_realloc(l->items, sizeof(_tg_items) + ncap * sizeof(tg_obj *));
+    if (!grown) { _tg_err_nomem(); return -1; }
+    grown->cap = ncap;
+    __atomic_store_n(&l->items, grown, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Free-threaded growth when lock-free readers may be in the block. */
+static int list_grow_copy(_tg_list *l, size_t ncap, size_t cap)
+{
     /* Free-threaded mode copies the items into a new block at every growth
        (readers may hold the old one), so it doubles instead of growing by an
        eighth: one item copy per append on average instead of eight, and far

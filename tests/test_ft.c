@@ -1074,11 +1074,14 @@ Test(ft, unread_list_grows_in_place_until_a_lockfree_read, .timeout = 60)
     join_released(spawn(&touch));           /* bias gone: the lock, and the shared growth rules */
     rs_append_n(rs_list, 3000, 10);
     cr_assert_eq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "no lock-free reader yet");
+    _tg_list *l = (_tg_list *)rs_list;
+    /* growth in place leaves the new slots as realloc left them: stand for
+       that with garbage the reader must not meet */
+    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
     thr rd = { .fn = rs_read_fn };
     join_released(spawn(&rd));
     cr_assert_eq(atomic_load(&bad), 0);
     cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "a lock-free read marks the list");
-    _tg_list *l = (_tg_list *)rs_list;
     cr_assert_eq(l->len, 3001u);
     for (size_t i = l->len; i < l->items->cap; i++)
         cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
@@ -1091,6 +1094,31 @@ Test(ft, unread_list_grows_in_place_until_a_lockfree_read, .timeout = 60)
         cr_assert_eq(tg_int_value(v), 10 + i);
         tg_decref(v);
     }
+    tg_decref(rs_list);
+    TG_END();
+}
+
+/* The owner's biased list grows in place without zeroing its free slots;
+   the first lock-free reader from another thread revokes the bias and then
+   zeroes them (readers must find NULL past the length). */
+Test(ft, biased_list_read_by_another_thread_gets_its_free_slots_zeroed, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    rs_shared_list();                       /* made here: biased to this thread */
+    rs_append_n(rs_list, 1, 1);
+    rs_append_n(rs_list, 999, 10);
+    _tg_list *l = (_tg_list *)rs_list;
+    if (have_bias()) cr_assert_eq(lock_bits(rs_list) & (_TG_BIAS_OFF | _TG_LOCK_READERS), 0);
+    /* growth in place leaves the new slots as realloc left them: stand for
+       that with garbage the reader must not meet */
+    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
+    thr rd = { .fn = rs_read_fn };
+    join_released(spawn(&rd));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0);
+    for (size_t i = l->len; i < l->items->cap; i++)
+        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
     tg_decref(rs_list);
     TG_END();
 }
