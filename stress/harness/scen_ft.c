@@ -756,9 +756,19 @@ static int ag_run(tgs_ctx *ctx)
         tg_obj *o = __atomic_exchange_n(&ag_slot[s], NULL, __ATOMIC_ACQ_REL);
         if (o) tg_decref(o);
     }
-    if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx))
-        TGS_CHECK(ctx, atomic_load(&_tg_gc_local_runs1) > runs1 || (_tg_rt.obj_lock_birth & _TG_BIAS_SHARED),
-                  "no local collection of generation 1 ran (free-threaded mode)");
+    /* Local collections of generation 1 must happen — but a round is
+       short, and under chaos with more threads than CPUs a round can pass
+       with every attempt ineligible (ASan, chaos, 4 threads: one round in a
+       90-second run had none). So: not three rounds in a row. The unit
+       tests (tests/test_gc_ft.c) check them deterministically. */
+    static int dry_rounds;
+    if (ctx->round == 0) dry_rounds = 0;
+    if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx)
+        && !(_tg_rt.obj_lock_birth & _TG_BIAS_SHARED)) {
+        dry_rounds = atomic_load(&_tg_gc_local_runs1) > runs1 ? 0 : dry_rounds + 1;
+        TGS_CHECK(ctx, dry_rounds < 3, "no local collection of generation 1 ran in %d rounds in a row "
+                  "(free-threaded mode)", dry_rounds);
+    }
     tg_gc_set_threshold(th[0], th[1], th[2]);
     tg_gc_collect(-1);
     ftc_check_all_freed(ctx);
@@ -772,7 +782,7 @@ const tgs_scenario tgs_scen_ft_aged_gc = {
                    "low thresholds, so local collections of generation 1 run beside it all",
     .invariants = "every counted object read through a reachable unit is intact, units keep their shape; every "
                   "counted object deallocated exactly once by the end of the round; local collections of "
-                  "generation 1 ran (free-threaded mode)",
+                  "generation 1 ran (free-threaded mode; in one of any three rounds in a row)",
     .run = ag_run,
 };
 
