@@ -890,6 +890,17 @@ static void rs_start(thr *t, void *arg, pthread_t *id)
     rs_wait_phase(1);
 }
 
+/* The end of a test with a live holder: let it report, join it, check. */
+static void rs_finish(pthread_t id, size_t want_len)
+{
+    atomic_store(&rs_phase, 2);
+    join_released(id);
+    cr_assert(atomic_load(&rs_forgotten), "the holder's sticky slot still names the list");
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_eq(tg_list_len(rs_list), want_len);
+    tg_decref(rs_list);
+}
+
 Test(ft, reserve_after_a_streak_then_taken_over_by_another_thread, .timeout = 60)
 {
     init_ft(TG_RC_DEFAULT);
@@ -914,12 +925,7 @@ Test(ft, reserve_after_a_streak_then_taken_over_by_another_thread, .timeout = 60
     cr_assert_eq(_tg_sticky_takeovers(), before + 1);
     cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | _TG_LOCK_TAKING | 1), 0,
                  "one append, no streak: unlocked after (byte %#x)", lock_bits(rs_list));
-    atomic_store(&rs_phase, 2);
-    join_released(id);
-    cr_assert(atomic_load(&rs_forgotten), "the take-over clears the old holder's sticky slot");
-    cr_assert_eq(atomic_load(&bad), 0);
-    cr_assert_eq(tg_list_len(rs_list), 42u);
-    tg_decref(rs_list);
+    rs_finish(id, 42u);
     TG_END();
 }
 
@@ -938,12 +944,7 @@ Test(ft, reserve_taken_over_by_a_critical_section, .timeout = 60)
     rs_append_n(rs_list, 3, 3000);
     TG_END_CRITICAL_SECTION()
     cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0);
-    atomic_store(&rs_phase, 2);
-    join_released(id);
-    cr_assert(atomic_load(&rs_forgotten));
-    cr_assert_eq(atomic_load(&bad), 0);
-    cr_assert_eq(tg_list_len(rs_list), 44u);
-    tg_decref(rs_list);
+    rs_finish(id, 44u);
     TG_END();
 }
 
@@ -959,12 +960,7 @@ Test(ft, reserve_holders_own_critical_section_turns_it_into_a_plain_hold, .timeo
     cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0, "byte %#x: unlocked by the section's end",
                  lock_bits(rs_list));
     cr_assert_eq(_tg_sticky_takeovers(), before, "no take-over: the holder gave it up itself");
-    atomic_store(&rs_phase, 2);
-    join_released(id);
-    cr_assert(atomic_load(&rs_forgotten));
-    cr_assert_eq(atomic_load(&bad), 0);
-    cr_assert_eq(tg_list_len(rs_list), 42u);
-    tg_decref(rs_list);
+    rs_finish(id, 42u);
     TG_END();
 }
 

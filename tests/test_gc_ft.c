@@ -735,24 +735,52 @@ static _Atomic(tg_obj *) zombie_pub;
 static _Atomic int zombie_step;
 static _Atomic intptr_t zombie_collected = -1;
 
+/* The main thread's side of the zombie tests: take the owner's published
+   list, hang a finalizer-carrying object of type t on it, let the owner
+   drop its reference, then destroy the list (a zombie whose object's
+   finalizer runs collections), and check that they ran. */
+static void zombie_drive(thr *w, _Atomic int *step, _Atomic intptr_t *collected, tg_type *t, const char *what)
+{
+    atomic_store(&zombie_pub, NULL);
+    atomic_store(step, 0);
+    atomic_store(collected, -1);
+    spawn(w);
+    tg_obj *l;
+    while (!(l = atomic_load(&zombie_pub))) { tg_safepoint(); sched_yield(); }
+    tg_incref(l);
+    tg_obj *f = OK(tg_new(t));
+    cr_assert_eq(tg_list_append(l, f), 0);
+    tg_decref(f);
+    atomic_store(step, 1);
+    while (atomic_load(step) < 2) { tg_safepoint(); sched_yield(); }
+    tg_decref(l);                                /* destroy: a zombie; f's finalizer collects */
+    cr_assert_geq(atomic_load(collected), 0, "%s", what);
+    atomic_store(step, 3);
+    join_released(w);
+}
+
 static void collect_in_finalizer(tg_obj *self)
 {
     (void)self;
     atomic_store(&zombie_collected, tg_gc_collect(0));
 }
 
-static void zombie_owner_fn(void *arg)
+/* The owner's side: a new list (young; aged: moved to this thread's aged
+   list by a local collection) published, then its reference dropped when
+   the main thread says so; stays attached until step 3. */
+static void zombie_owner(_Atomic int *step, bool aged)
 {
-    (void)arg;
     tg_obj *l = tg_list_new(0);                  /* on this thread's young list */
     WCHECK(l != NULL);
-    if (!l) { atomic_store(&zombie_step, 3); return; }
+    if (!l) { atomic_store(step, 3); return; }
+    if (aged) WCHECK(_tg_gc_collect_local() == 0);   /* l: on this thread's aged list */
     atomic_store(&zombie_pub, l);
-    while (atomic_load(&zombie_step) < 1) { tg_safepoint(); sched_yield(); }
+    while (atomic_load(step) < 1) { tg_safepoint(); sched_yield(); }
     tg_decref(l);                                /* the main thread's reference is the last */
-    atomic_store(&zombie_step, 2);
-    while (atomic_load(&zombie_step) < 3) { tg_safepoint(); sched_yield(); }
+    atomic_store(step, 2);
+    while (atomic_load(step) < 3) { tg_safepoint(); sched_yield(); }
 }
+static void zombie_owner_fn(void *arg) { (void)arg; zombie_owner(&zombie_step, false); }
 
 Test(gc_ft, zombie_not_yet_queued_when_a_collection_starts)
 {
@@ -760,23 +788,8 @@ Test(gc_ft, zombie_not_yet_queued_when_a_collection_starts)
     tg_type_spec spec = { .name = "CollectOnDeath", .flags = TG_TYPE_GC, .finalize = collect_in_finalizer };
     tg_type *t = tg_type_new(&spec);
     cr_assert_not_null(t);
-    atomic_store(&zombie_pub, NULL);
-    atomic_store(&zombie_step, 0);
-    atomic_store(&zombie_collected, -1);
     thr w = { zombie_owner_fn, NULL, 0 };
-    spawn(&w);
-    tg_obj *l;
-    while (!(l = atomic_load(&zombie_pub))) { tg_safepoint(); sched_yield(); }
-    tg_incref(l);
-    tg_obj *f = OK(tg_new(t));
-    cr_assert_eq(tg_list_append(l, f), 0);
-    tg_decref(f);
-    atomic_store(&zombie_step, 1);
-    while (atomic_load(&zombie_step) < 2) { tg_safepoint(); sched_yield(); }
-    tg_decref(l);                                /* destroy: a zombie; f's finalizer collects */
-    cr_assert_geq(atomic_load(&zombie_collected), 0, "the finalizer ran a collection");
-    atomic_store(&zombie_step, 3);
-    join_released(&w);
+    zombie_drive(&w, &zombie_step, &zombie_collected, t, "the finalizer ran a collection");
     cr_assert_eq(tg_gc_collect(-1), 0);
     fini_ft();
 }
@@ -1443,19 +1456,7 @@ static void collect_twice_in_finalizer(tg_obj *self)
     atomic_store(&azombie_collected, a + tg_gc_collect(1));
 }
 
-static void aged_zombie_owner_fn(void *arg)
-{
-    (void)arg;
-    tg_obj *l = tg_list_new(0);
-    WCHECK(l != NULL);
-    if (!l) { atomic_store(&azombie_step, 3); return; }
-    WCHECK(_tg_gc_collect_local() == 0);            /* l: on this thread's aged list */
-    atomic_store(&zombie_pub, l);
-    while (atomic_load(&azombie_step) < 1) { tg_safepoint(); sched_yield(); }
-    tg_decref(l);                                /* the main thread's reference is the last */
-    atomic_store(&azombie_step, 2);
-    while (atomic_load(&azombie_step) < 3) { tg_safepoint(); sched_yield(); }
-}
+static void aged_zombie_owner_fn(void *arg) { (void)arg; zombie_owner(&azombie_step, true); }
 
 Test(gc_ft, zombie_on_an_aged_list_not_yet_queued_when_collections_start)
 {
@@ -1466,23 +1467,8 @@ Test(gc_ft, zombie_on_an_aged_list_not_yet_queued_when_collections_start)
     cr_assert_not_null(t);
     tg_gc_disable();
     tg_gc_collect(-1);
-    atomic_store(&zombie_pub, NULL);
-    atomic_store(&azombie_step, 0);
-    atomic_store(&azombie_collected, -1);
     thr w = { aged_zombie_owner_fn, NULL, 0 };
-    spawn(&w);
-    tg_obj *l;
-    while (!(l = atomic_load(&zombie_pub))) { tg_safepoint(); sched_yield(); }
-    tg_incref(l);
-    tg_obj *f = OK(tg_new(t));
-    cr_assert_eq(tg_list_append(l, f), 0);
-    tg_decref(f);
-    atomic_store(&azombie_step, 1);
-    while (atomic_load(&azombie_step) < 2) { tg_safepoint(); sched_yield(); }
-    tg_decref(l);                                /* destroy: a zombie; f's finalizer collects */
-    cr_assert_geq(atomic_load(&azombie_collected), 0, "the finalizer ran two collections");
-    atomic_store(&azombie_step, 3);
-    join_released(&w);
+    zombie_drive(&w, &azombie_step, &azombie_collected, t, "the finalizer ran two collections");
     cr_assert_eq(tg_gc_collect(-1), 0);
     tg_gc_enable();
     fini_ft();
