@@ -405,13 +405,14 @@ bool _tg_ft_any_slot_holds(const tg_obj *o)
     return r;
 }
 
-int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns)
+int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns, uint64_t *since)
 {
     int r = 0;
     pthread_rwlock_rdlock(&brc_lock);       /* the holder's TLS stays valid while we look */
     for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
         if (__atomic_load_n(f->sticky_slot, __ATOMIC_RELAXED) != o) continue;
         r = 1;
+        *since = __atomic_load_n(&f->sticky_since, __ATOMIC_RELAXED);
         /* An operation takes a few nanoseconds and a busy holder runs one
            after another: sampling its slot for a while sees o almost at
            once. Relaxed: only a heuristic. */

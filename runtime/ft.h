@@ -27,8 +27,10 @@ typedef struct _tg_ft_tstate {
     size_t                nhot;
     /* owner-biased locks (sync/bias.c): the thread's _tg_tls_bias */
     tg_obj *const        *bias_slot;
-    /* reserved object locks (sync/bias.c): _tg_tls_sticky */
+    /* reserved object locks (sync/bias.c): _tg_tls_sticky, and when the
+       thread last reserved a lock (monotonic ns; relaxed accesses) */
     tg_obj              **sticky_slot;
+    uint64_t              sticky_since;
     /* contention detector: last object whose shared-count CAS failed */
     tg_obj               *suspect;
     unsigned              suspect_fails;
@@ -46,10 +48,11 @@ TG_INTERNAL int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o);
 /* Reserved object locks (sync/bias.c), over every registered thread:
    whether some thread's bias slot holds o (seq_cst loads); whether some
    thread's sticky slot holds o (0: none), and then whether its bias slot is
-   seen holding o within window_ns (2: busy; else 1); forget o in every
+   seen holding o within window_ns (2: busy; else 1), with the time it
+   reserved its lock in *since; forget o in every
    sticky slot that holds it (CAS to NULL). */
 TG_INTERNAL bool _tg_ft_any_slot_holds(const tg_obj *o);
-TG_INTERNAL int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns);
+TG_INTERNAL int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns, uint64_t *since);
 TG_INTERNAL void _tg_ft_sticky_forget_all(tg_obj *o);
 TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);

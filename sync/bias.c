@@ -149,7 +149,10 @@ void _tg_bias_revoke_slow(tg_obj *o)
 #define SLICE_NS      1000000u   /* how long a busy holder keeps its reservation */
 #define POLL_SPIN_NS  2000u
 #define POLL_SLEEP_NS 20000u
-#define STICKY_OFF_BITS (M_PARKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING)
+/* A reservation its holder left idle within this long of making it: the
+   threads take turns one operation (or one short burst) at a time. */
+#define TURNS_NS      50000u
+#define STICKY_OFF_BITS (M_PARKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING | _TG_LOCK_NORESERVE)
 enum { M_LOCKED_BIT = 1, M_PARKED_BIT = 2 };
 
 static void sleep_for(uint64_t ns)
@@ -167,6 +170,8 @@ bool _tg_sticky_keep(tg_obj *o)
             return false;                   /* waiters parked, or still biased */
         /* A previous reservation is left behind, locked and held by nobody:
            the next thread that wants it takes it over. */
+        _tg_tstate *ts = _tg_tls_ts;
+        if (ts && ts->ft) __atomic_store_n(&ts->ft->sticky_since, _tg_now_ns(), __ATOMIC_RELAXED);
         __atomic_store_n(&_tg_tls_sticky, o, __ATOMIC_RELAXED);
         /* release: with the slot store before it, a taker that sees STICKY
            (acquire) finds o in our slot */
@@ -240,14 +245,20 @@ bool _tg_sticky_acquire(tg_obj *o)
             if (v & _TG_LOCK_TAKING) { sched_yield(); continue; }   /* another taker: let it finish */
             /* Its holder, if still around: is it using the lock? While it
                is, wait out the slice, detached, looking again now and then. */
-            uint64_t now = _tg_now_ns();
+            uint64_t now = _tg_now_ns(), since = 0;
             if (!start) start = now;
             if (now - start < SLICE_NS) {
-                if (!detached) detached = tg_release();     /* never hold up a stop-the-world */
-                if (_tg_ft_sticky_holder(o, POLL_SPIN_NS) == 2) {
+                int h = _tg_ft_sticky_holder(o, POLL_SPIN_NS, &since);
+                if (h == 2) {
+                    if (!detached) detached = tg_release();     /* never hold up a stop-the-world */
                     if (now - start >= 10 * POLL_SPIN_NS) sleep_for(POLL_SLEEP_NS);
                     continue;
                 }
+                /* Idle so soon after reserving it: the threads take turns on
+                   this list, and a take-over per turn costs a membarrier()
+                   where a plain lock costs two atomics. */
+                if (h == 1 && now - since < TURNS_NS)
+                    __atomic_fetch_or(&o->ob_mutex.v, (uint8_t)_TG_LOCK_NORESERVE, __ATOMIC_RELAXED);
             }
         }
         /* Free, or reserved by an idle or departed holder, or the slice is

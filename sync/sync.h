@@ -247,6 +247,11 @@ enum { _TG_LOCK_STICKY = 16, _TG_LOCK_TAKING = 32 };
 /* Set once a thread has read the object without its lock (lists: a writer
    may then no longer move the item block; runtime/list.c). */
 enum { _TG_LOCK_READERS = 64 };
+/* Never kept in reserve again: a reservation of it was found idle soon
+   after it was made — threads take turns on it one operation at a time
+   (a producer and a consumer), where plain locking is far cheaper than a
+   take-over per turn (sync/bias.c). */
+enum { _TG_LOCK_NORESERVE = 128 };
 #define _TG_STICKY_STREAK 16
 
 extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_sticky TG_TLS_IE;

@@ -2,7 +2,7 @@
  * sync/bench/sync_bench.c — micro-benchmarks of the threading substrate.
  * Correctness lives in tests/test_threads.c and stress/threads_stress.c.
  *
- *   sync_bench [mutex|stw|gil|all] [--threads T] [--seconds S]
+ *   sync_bench [mutex|stw|gil|bias|turns|hammer|all] [--threads T] [--seconds S]
  *
  *   mutex  uncontended tg_mutex lock+unlock pairs (ns/pair) against
  *          pthread_mutex; T threads hammering one tg_mutex (ops/s).
@@ -16,6 +16,13 @@
  *          thread makes 20,000 lists; a second thread appends one item to
  *          each (the first touch: a revocation), then a second item (the
  *          lock, no revocation). ns per append, and the revocation count.
+ *   turns  reserved list locks (sync/bias.c), free-threaded mode: a producer
+ *          appends one item and waits until a consumer has popped it,
+ *          100,000 times: ns per round trip, take-overs, and whether the
+ *          list stopped being reserved (NORESERVE).
+ *   hammer  T threads (default 2) append 2M items each to one list made by
+ *          the main thread: ops/s and take-overs (the reserved locks' time
+ *          slices; compare GIL mode with `tangle bench`).
  */
 #include <math.h>
 #include <pthread.h>
@@ -247,6 +254,93 @@ static void bench_bias(void)
     tg_fini();
 }
 
+static tg_obj *turns_list;
+#define TURNS_N 100000
+static void *turns_producer(void *arg)
+{
+    (void)arg;
+    if (tg_thread_attach() != 0) return NULL;
+    tg_obj *v = tg_int(1);
+    for (int i = 0; i < TURNS_N; i++) {
+        tg_list_append(turns_list, v);
+        while (tg_list_len(turns_list) != 0) tg_safepoint();
+    }
+    tg_decref(v);
+    tg_thread_detach();
+    return NULL;
+}
+static void *turns_consumer(void *arg)
+{
+    (void)arg;
+    if (tg_thread_attach() != 0) return NULL;
+    for (int i = 0; i < TURNS_N; i++) {
+        while (tg_list_len(turns_list) == 0) tg_safepoint();
+        tg_obj *x = tg_list_pop(turns_list, -1);
+        tg_xdecref(x);
+    }
+    tg_thread_detach();
+    return NULL;
+}
+
+static void bench_turns(void)
+{
+    tg_config c;
+    tg_config_default(&c);
+    c.mode = TG_MODE_FREE_THREADED;
+    if (tg_init(&c) != 0) { fprintf(stderr, "tg_init: %s\n", tg_error_message()); return; }
+    turns_list = tg_list_new(0);
+    uint64_t before = _tg_sticky_takeovers();
+    pthread_t a, b;
+    uint64_t t0 = now_ns();
+    TG_BEGIN_ALLOW_THREADS
+    pthread_create(&a, NULL, turns_producer, NULL);
+    pthread_create(&b, NULL, turns_consumer, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    TG_END_ALLOW_THREADS
+    uint64_t t1 = now_ns();
+    printf("turns: producer/consumer one item at a time: %.0f ns per round trip; take-overs %llu; %s\n",
+           (double)(t1 - t0) / TURNS_N, (unsigned long long)(_tg_sticky_takeovers() - before),
+           (turns_list->ob_mutex.v & _TG_LOCK_NORESERVE) ? "list no longer reserved" : "list still reservable");
+    tg_decref(turns_list);
+    tg_fini();
+}
+
+#define HAMMER_N 2000000
+static void *hammer_thread(void *arg)
+{
+    (void)arg;
+    if (tg_thread_attach() != 0) return NULL;
+    tg_obj *v = tg_int(1);
+    for (int i = 0; i < HAMMER_N; i++) tg_list_append(turns_list, v);
+    tg_decref(v);
+    tg_thread_detach();
+    return NULL;
+}
+
+static void bench_hammer(int threads)
+{
+    tg_config c;
+    tg_config_default(&c);
+    c.mode = TG_MODE_FREE_THREADED;
+    if (tg_init(&c) != 0) { fprintf(stderr, "tg_init: %s\n", tg_error_message()); return; }
+    turns_list = tg_list_new(0);
+    uint64_t before = _tg_sticky_takeovers();
+    pthread_t th[64];
+    if (threads > 64) threads = 64;
+    uint64_t t0 = now_ns();
+    TG_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < threads; i++) pthread_create(&th[i], NULL, hammer_thread, NULL);
+    for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+    TG_END_ALLOW_THREADS
+    uint64_t t1 = now_ns();
+    printf("hammer: %d threads x %d appends to one list: %.1fM appends/s; take-overs %llu; length %zu\n",
+           threads, HAMMER_N, (double)threads * HAMMER_N / ((double)(t1 - t0) / 1e9) / 1e6,
+           (unsigned long long)(_tg_sticky_takeovers() - before), tg_list_len(turns_list));
+    tg_decref(turns_list);
+    tg_fini();
+}
+
 int main(int argc, char **argv)
 {
     const char *what = "all";
@@ -260,5 +354,7 @@ int main(int argc, char **argv)
     if (all || !strcmp(what, "stw")) { bench_stw(TG_MODE_FREE_THREADED); bench_stw(TG_MODE_GIL); }
     if (all || !strcmp(what, "gil")) bench_gil();
     if (all || !strcmp(what, "bias")) bench_bias();
+    if (all || !strcmp(what, "turns")) bench_turns();
+    if (all || !strcmp(what, "hammer")) bench_hammer(T > 1 ? T : 2);
     return 0;
 }
