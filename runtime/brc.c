@@ -405,14 +405,13 @@ bool _tg_ft_any_slot_holds(const tg_obj *o)
     return r;
 }
 
-int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns, uint64_t *since)
+int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns)
 {
     int r = 0;
     pthread_rwlock_rdlock(&brc_lock);       /* the holder's TLS stays valid while we look */
     for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
         if (__atomic_load_n(f->sticky_slot, __ATOMIC_RELAXED) != o) continue;
         r = 1;
-        *since = __atomic_load_n(&f->sticky_since, __ATOMIC_RELAXED);
         /* An operation takes a few nanoseconds and a busy holder runs one
            after another: sampling its slot for a while sees o almost at
            once. Relaxed: only a heuristic. */
@@ -430,13 +429,19 @@ out:
     return r;
 }
 
-void _tg_ft_sticky_forget_all(tg_obj *o)
+void _tg_ft_sticky_forget_all(tg_obj *o, uint64_t turns_ns, uint64_t hold_off_ns)
 {
+    uint64_t now = turns_ns ? _tg_now_ns() : 0;
     pthread_rwlock_rdlock(&brc_lock);
     for (_tg_ft_tstate *f = brc_threads; f; f = f->next) {
         tg_obj *expect = o;
-        __atomic_compare_exchange_n(f->sticky_slot, &expect, NULL, false,
-                                    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(f->sticky_slot, &expect, NULL, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)
+            && now - __atomic_load_n(&f->sticky_since, __ATOMIC_RELAXED) < turns_ns) {
+            /* relaxed: a heuristic; the holder reads it in _tg_sticky_keep */
+            __atomic_store_n(&f->turns_obj, o, __ATOMIC_RELAXED);
+            __atomic_store_n(&f->turns_until, now + hold_off_ns, __ATOMIC_RELAXED);
+        }
     }
     pthread_rwlock_unlock(&brc_lock);
 }

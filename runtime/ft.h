@@ -31,6 +31,12 @@ typedef struct _tg_ft_tstate {
        thread last reserved a lock (monotonic ns; relaxed accesses) */
     tg_obj              **sticky_slot;
     uint64_t              sticky_since;
+    /* a reservation of this object was taken from this thread while idle,
+       soon after it was made: do not reserve it again before `until`
+       (written by the taker under brc_lock, read by this thread; relaxed) */
+    tg_obj               *turns_obj;
+    uint64_t              turns_until;
+    unsigned              turns_checks;  /* this thread's only */
     /* contention detector: last object whose shared-count CAS failed */
     tg_obj               *suspect;
     unsigned              suspect_fails;
@@ -48,12 +54,13 @@ TG_INTERNAL int _tg_ft_bias_slot_holds(uintptr_t tid, const tg_obj *o);
 /* Reserved object locks (sync/bias.c), over every registered thread:
    whether some thread's bias slot holds o (seq_cst loads); whether some
    thread's sticky slot holds o (0: none), and then whether its bias slot is
-   seen holding o within window_ns (2: busy; else 1), with the time it
-   reserved its lock in *since; forget o in every
-   sticky slot that holds it (CAS to NULL). */
+   seen holding o within window_ns (2: busy; else 1); forget o in every
+   sticky slot that holds it (CAS to NULL) — and a holder that reserved o
+   less than turns_ns ago is told not to reserve o again for hold_off_ns
+   (threads taking turns on o). */
 TG_INTERNAL bool _tg_ft_any_slot_holds(const tg_obj *o);
-TG_INTERNAL int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns, uint64_t *since);
-TG_INTERNAL void _tg_ft_sticky_forget_all(tg_obj *o);
+TG_INTERNAL int _tg_ft_sticky_holder(const tg_obj *o, uint64_t window_ns);
+TG_INTERNAL void _tg_ft_sticky_forget_all(tg_obj *o, uint64_t turns_ns, uint64_t hold_off_ns);
 TG_INTERNAL void _tg_qsbr_thread_init(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_thread_fini(_tg_ft_tstate *f);
 TG_INTERNAL void _tg_qsbr_online(_tg_tstate *ts);

@@ -149,10 +149,15 @@ void _tg_bias_revoke_slow(tg_obj *o)
 #define SLICE_NS      1000000u   /* how long a busy holder keeps its reservation */
 #define POLL_SPIN_NS  2000u
 #define POLL_SLEEP_NS 20000u
-/* A reservation its holder left idle within this long of making it: the
-   threads take turns one operation (or one short burst) at a time. */
-#define TURNS_NS      50000u
-#define STICKY_OFF_BITS (M_PARKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING | _TG_LOCK_NORESERVE)
+/* A reservation taken over within this long of being made: the threads take
+   turns one operation (or one short burst) at a time; the holder does not
+   reserve that object again for TURNS_HOLD_OFF_NS. (Not forever: a holder
+   merely preempted right after reserving — a noisy host — or whose
+   reservation a critical section took gets its reservations back soon.) */
+#define TURNS_NS          50000u
+#define PLAIN_SPINS       2048u      /* ~ a few microseconds of pause */
+#define TURNS_HOLD_OFF_NS 10000000u
+#define STICKY_OFF_BITS (M_PARKED_BIT | _TG_LOCK_STICKY | _TG_LOCK_TAKING)
 enum { M_LOCKED_BIT = 1, M_PARKED_BIT = 2 };
 
 static void sleep_for(uint64_t ns)
@@ -171,7 +176,17 @@ bool _tg_sticky_keep(tg_obj *o)
         /* A previous reservation is left behind, locked and held by nobody:
            the next thread that wants it takes it over. */
         _tg_tstate *ts = _tg_tls_ts;
-        if (ts && ts->ft) __atomic_store_n(&ts->ft->sticky_since, _tg_now_ns(), __ATOMIC_RELAXED);
+        if (ts && ts->ft) {
+            _tg_ft_tstate *f = ts->ft;
+            if (__atomic_load_n(&f->turns_obj, __ATOMIC_RELAXED) == o) {
+                /* we take turns on it with another thread: no reservation
+                   until turns_until (the clock read every 64th time only:
+                   this runs after every operation meanwhile) */
+                if (++f->turns_checks & 63) return false;
+                if (_tg_now_ns() < __atomic_load_n(&f->turns_until, __ATOMIC_RELAXED)) return false;
+            }
+            __atomic_store_n(&f->sticky_since, _tg_now_ns(), __ATOMIC_RELAXED);
+        }
         __atomic_store_n(&_tg_tls_sticky, o, __ATOMIC_RELAXED);
         /* release: with the slot store before it, a taker that sees STICKY
            (acquire) finds o in our slot */
@@ -211,8 +226,11 @@ bool _tg_sticky_steal(tg_obj *o)
         else sched_yield();
     }
 #endif
-    /* 4. */
-    _tg_ft_sticky_forget_all(o);
+    /* 4. A holder that reserved it less than TURNS_NS ago is told to leave
+       it alone for a while: the threads take turns on this list (a busy
+       holder keeps a reservation for a whole slice), and a take-over per
+       turn costs a membarrier() where a plain lock costs two atomics. */
+    _tg_ft_sticky_forget_all(o, TURNS_NS, TURNS_HOLD_OFF_NS);
     /* 5. seq_cst (acq_rel would do: release orders step 4 before the bits
        clear for a holder's second look at its slot) */
     __atomic_fetch_and(&o->ob_mutex.v, (uint8_t)~(_TG_LOCK_STICKY | _TG_LOCK_TAKING), __ATOMIC_SEQ_CST);
@@ -237,28 +255,30 @@ bool _tg_sticky_acquire(tg_obj *o)
 {
     tg_tstate *detached = NULL;
     uint64_t start = 0;
+    unsigned plain = 0;
     for (;;) {
         /* acquire: orders our look at the sticky slots after the bits */
         uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_ACQUIRE);
         if (v & M_LOCKED_BIT) {
-            if (!(v & _TG_LOCK_STICKY)) break;               /* an ordinary hold: the caller's path */
+            if (!(v & _TG_LOCK_STICKY)) {
+                /* A plain hold: usually another list operation (a few ns),
+                   often by a thread that has just taken the lock over and
+                   will keep it in reserve — then wait for it like any
+                   reservation, rather than take it over at once from a
+                   critical section. A long hold: the caller's path. */
+                if (detached || ++plain > PLAIN_SPINS) break;
+                _TG_CPU_RELAX();
+                continue;
+            }
             if (v & _TG_LOCK_TAKING) { sched_yield(); continue; }   /* another taker: let it finish */
             /* Its holder, if still around: is it using the lock? While it
                is, wait out the slice, detached, looking again now and then. */
-            uint64_t now = _tg_now_ns(), since = 0;
+            uint64_t now = _tg_now_ns();
             if (!start) start = now;
-            if (now - start < SLICE_NS) {
-                int h = _tg_ft_sticky_holder(o, POLL_SPIN_NS, &since);
-                if (h == 2) {
-                    if (!detached) detached = tg_release();     /* never hold up a stop-the-world */
-                    if (now - start >= 10 * POLL_SPIN_NS) sleep_for(POLL_SLEEP_NS);
-                    continue;
-                }
-                /* Idle so soon after reserving it: the threads take turns on
-                   this list, and a take-over per turn costs a membarrier()
-                   where a plain lock costs two atomics. */
-                if (h == 1 && now - since < TURNS_NS)
-                    __atomic_fetch_or(&o->ob_mutex.v, (uint8_t)_TG_LOCK_NORESERVE, __ATOMIC_RELAXED);
+            if (now - start < SLICE_NS && _tg_ft_sticky_holder(o, POLL_SPIN_NS) == 2) {
+                if (!detached) detached = tg_release();     /* never hold up a stop-the-world */
+                if (now - start >= 10 * POLL_SPIN_NS) sleep_for(POLL_SLEEP_NS);
+                continue;
             }
         }
         /* Free, or reserved by an idle or departed holder, or the slice is
@@ -301,4 +321,4 @@ bool _tg_sticky_unreserve(tg_obj *o)
     return mine;
 }
 
-void _tg_sticky_forget(tg_obj *o) { _tg_ft_sticky_forget_all(o); }
+void _tg_sticky_forget(tg_obj *o) { _tg_ft_sticky_forget_all(o, 0, 0); }

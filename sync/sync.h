@@ -247,11 +247,6 @@ enum { _TG_LOCK_STICKY = 16, _TG_LOCK_TAKING = 32 };
 /* Set once a thread has read the object without its lock (lists: a writer
    may then no longer move the item block; runtime/list.c). */
 enum { _TG_LOCK_READERS = 64 };
-/* Never kept in reserve again: a reservation of it was found idle soon
-   after it was made — threads take turns on it one operation at a time
-   (a producer and a consumer), where plain locking is far cheaper than a
-   take-over per turn (sync/bias.c). */
-enum { _TG_LOCK_NORESERVE = 128 };
 #define _TG_STICKY_STREAK 16
 
 extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_sticky TG_TLS_IE;
@@ -286,9 +281,11 @@ static inline bool _tg_sticky_enter(tg_obj *o)
    the slot that sees it empty */
 static inline void _tg_sticky_exit(void) { __atomic_store_n(&_tg_tls_bias, NULL, __ATOMIC_RELEASE); }
 
-/* o's lock is reserved by another thread (or by nobody any more): wait a
-   slice if its holder is busy with it, then take it over. true: the caller
-   holds the lock; false: take the ordinary path. */
+/* o's lock is held: if reserved by another thread (or by nobody any more),
+   wait a slice while its holder is busy with it, then take it over; if held
+   plainly, spin a little for the holder's short operation to end (it may
+   reserve the lock then). true: the caller holds the lock; false: take the
+   ordinary path. */
 bool _tg_sticky_acquire(tg_obj *o);
 /* Take over o's reserved lock now; true if the caller holds it after. The
    caller is attached (a stop must not find a take-over half done). */
@@ -322,7 +319,7 @@ static inline bool _tg_lock_quick(tg_obj *o)
     if (_tg_tls_ts->critical_section) return false;
     _tg_bias_claim(o);
     uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
-    if (TG_UNLIKELY(v & _TG_LOCK_STICKY)) return _tg_sticky_acquire(o);
+    if (TG_UNLIKELY(v & (_TG_LOCK_STICKY | 1))) return _tg_sticky_acquire(o);
     /* acquire: see the previous holder's writes (tg_mutex's protocol) */
     return !(v & 1)
         && __atomic_compare_exchange_n(&o->ob_mutex.v, &v, (uint8_t)(v | 1), false,

@@ -18,8 +18,7 @@
  *          lock, no revocation). ns per append, and the revocation count.
  *   turns  reserved list locks (sync/bias.c), free-threaded mode: a producer
  *          appends one item and waits until a consumer has popped it,
- *          100,000 times: ns per round trip, take-overs, and whether the
- *          list stopped being reserved (NORESERVE).
+ *          100,000 times: ns per round trip and take-overs.
  *   hammer  T threads (default 2) append 2M items each to one list made by
  *          the main thread: ops/s and take-overs (the reserved locks' time
  *          slices; compare GIL mode with `tangle bench`).
@@ -299,9 +298,8 @@ static void bench_turns(void)
     pthread_join(b, NULL);
     TG_END_ALLOW_THREADS
     uint64_t t1 = now_ns();
-    printf("turns: producer/consumer one item at a time: %.0f ns per round trip; take-overs %llu; %s\n",
-           (double)(t1 - t0) / TURNS_N, (unsigned long long)(_tg_sticky_takeovers() - before),
-           (turns_list->ob_mutex.v & _TG_LOCK_NORESERVE) ? "list no longer reserved" : "list still reservable");
+    printf("turns: producer/consumer one item at a time: %.0f ns per round trip; take-overs %llu\n",
+           (double)(t1 - t0) / TURNS_N, (unsigned long long)(_tg_sticky_takeovers() - before));
     tg_decref(turns_list);
     tg_fini();
 }
