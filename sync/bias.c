@@ -211,8 +211,8 @@ bool _tg_sticky_steal(tg_obj *o)
 #if defined(TG_PLANT_STICKY_RACE) && TG_PLANT_STICKY_RACE
     /* PLANTED BUG (the tangle-stress-sticky-planted test build only): take
        the reserved lock over without waiting for an operation the holder
-       may be running under it. The ft_append_exact and ft_list_sticky
-       scenarios must catch it. */
+       may be running under it. The ft_list_reserve scenario must catch it
+       (ctest stress_detects_planted_sticky_race). */
 #else
     /* 2. */
     if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
