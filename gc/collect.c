@@ -1037,16 +1037,17 @@ static inline intptr_t local_count_copy(const tg_obj *o)
    for a young collection), of a type whose contents only T can reach while
    T holds its biases; no tuple in a collection of generation 1 (see
    above). Called after _tg_bias_hold_all. */
-static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, uint8_t arest)
+/* The part of a local collection's eligibility that depends on the object
+   alone (local_member_ok, local_eligible): a type a local collection
+   handles (no tuple in a generation-1 set), no finalizer or weakref, not
+   immortal, counts still biased, and — for types with a lock — the bias
+   standing. */
+static inline bool local_kind_ok(const tg_obj *o, bool no_tuples)
 {
-    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
-    /* at rest, or given its gc_refs already by a parent in this walk */
-    uint8_t b = o->ob_gc_bits;
-    if (b != rest && (!arest || b != arest) && b != (GC_TRACKED | GC_REFS)) return false;   /* (a zombie: not tracked) */
     const tg_type *t = o->ob_type;
     bool lock;
     if (t == &_tg_tuple_type) {
-        if (arest) return false;
+        if (no_tuples) return false;
         lock = false;
     }
     else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
@@ -1056,6 +1057,15 @@ static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, 
     if ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) != _TG_REF_BIASED) return false;
     /* after the hold: pairs with the revoker's REVOKING and membarrier() */
     return !lock || !(__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF);
+}
+
+static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, uint8_t arest)
+{
+    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
+    /* at rest, or given its gc_refs already by a parent in this walk */
+    uint8_t b = o->ob_gc_bits;
+    if (b != rest && (!arest || b != arest) && b != (GC_TRACKED | GC_REFS)) return false;   /* (a zombie: not tracked) */
+    return local_kind_ok(o, arest != 0);
 }
 
 /* Phase 1 of a local collection, with the eligibility test folded in: each
@@ -1123,19 +1133,7 @@ static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest, bool ge
         tg_obj *o = _tg_from_gc(g);
         if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
         if (o->ob_gc_bits != rest) return false;             /* (a zombie: not tracked) */
-        const tg_type *t = o->ob_type;
-        bool lock;
-        if (t == &_tg_tuple_type) {
-            if (gen1) return false;
-            lock = false;
-        }
-        else if (t == &_tg_list_type || t == &_tg_dict_type || t == &_tg_object_type) lock = true;
-        else return false;
-        if (t->finalize || (o->ob_flags & _TG_OBF_WEAKLIST)) return false;
-        if (__atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED) == _TG_IMMORTAL_LOCAL) return false;
-        if ((__atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED) & 3) != _TG_REF_BIASED) return false;
-        /* after the hold: pairs with the revoker's REVOKING and membarrier() */
-        if (lock && (__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF)) return false;
+        if (!local_kind_ok(o, gen1)) return false;
     }
     return true;
 }

@@ -232,12 +232,20 @@ static void *bias_toucher(void *arg)
     return NULL;
 }
 
-static void bench_bias(void)
+/* A free-threaded runtime for one benchmark (tg_fini after it). */
+static bool init_ft(void)
 {
     tg_config c;
     tg_config_default(&c);
     c.mode = TG_MODE_FREE_THREADED;
-    if (tg_init(&c) != 0) { fprintf(stderr, "tg_init: %s\n", tg_error_message()); return; }
+    if (tg_init(&c) == 0) return true;
+    fprintf(stderr, "tg_init: %s\n", tg_error_message());
+    return false;
+}
+
+static void bench_bias(void)
+{
+    if (!init_ft()) return;
     for (int i = 0; i < BIAS_N; i++) bias_lists[i] = tg_list_new(0);
     uint64_t before = _tg_bias_revocations();
     pthread_t t;
@@ -283,10 +291,7 @@ static void *turns_consumer(void *arg)
 
 static void bench_turns(void)
 {
-    tg_config c;
-    tg_config_default(&c);
-    c.mode = TG_MODE_FREE_THREADED;
-    if (tg_init(&c) != 0) { fprintf(stderr, "tg_init: %s\n", tg_error_message()); return; }
+    if (!init_ft()) return;
     turns_list = tg_list_new(0);
     uint64_t before = _tg_sticky_takeovers();
     pthread_t a, b;
@@ -318,10 +323,7 @@ static void *hammer_thread(void *arg)
 
 static void bench_hammer(int threads)
 {
-    tg_config c;
-    tg_config_default(&c);
-    c.mode = TG_MODE_FREE_THREADED;
-    if (tg_init(&c) != 0) { fprintf(stderr, "tg_init: %s\n", tg_error_message()); return; }
+    if (!init_ft()) return;
     turns_list = tg_list_new(0);
     uint64_t before = _tg_sticky_takeovers();
     pthread_t th[64];
