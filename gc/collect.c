@@ -724,8 +724,10 @@ static inline bool counts_dealloc(const tg_obj *o)
    new allocations, each collection waits for threshold more objects than
    the one before, and sustained cyclic garbage grows without bound (seen:
    11 automatic collections where ~200 were due, tests/test_gc_ft.c). So
-   count[0] is credited with the objects whose deallocation counts, before
-   any can be freed. */
+   the calling thread's part of count[0] (gc/gc.c, count_add), which its
+   own frees of the garbage count down, is credited with the objects whose
+   deallocation counts, before any can be freed (a thread that frees one
+   instead counts its own part down, clamped at 0). */
 static void release_extra_refs(_tg_gchead *list, int gen, bool garbage)
 {
     size_t n = _tg_gc_list_size(list), i = 0;
@@ -735,7 +737,7 @@ static void release_extra_refs(_tg_gchead *list, int gen, bool garbage)
         while (!gc_list_empty(list)) {
             _tg_gchead *g = (_tg_gchead *)list->gc_next;
             tg_obj *o = _tg_from_gc(g);
-            if (garbage && counts_dealloc(o)) __atomic_add_fetch(&_tg_gcs.count[0], 1, __ATOMIC_RELAXED);
+            if (garbage && counts_dealloc(o)) _tg_gc_count_credit(1);
             _tg_gc_track_lock();
             o->ob_gc_bits = gc_bits_at_rest(gen);
             gc_list_move(g, &_tg_gcs.gen_head[gen]);
@@ -755,7 +757,7 @@ static void release_extra_refs(_tg_gchead *list, int gen, bool garbage)
     }
     gc_list_merge(list, &_tg_gcs.gen_head[gen]);
     _tg_gc_track_unlock();
-    if (credit) __atomic_add_fetch(&_tg_gcs.count[0], credit, __ATOMIC_RELAXED);
+    _tg_gc_count_credit(credit);
     for (i = 0; i < n; i++) tg_decref(v[i]);
     free(v);
 }

@@ -42,7 +42,7 @@ void _tg_gc_track_unlock(void) { track_lock_release(); }
    by its owner; young_none (slot 0) is what a thread without a slot (or
    past its exit) points at: it tracks on the global generation 0. */
 typedef struct young_slot {
-    /* one slot per 128 bytes: the owner writes head on every track and
+    /* slots 128-byte aligned: the owner writes head on every track and
        untrack, so neighbouring slots must not share a line (nor the
        adjacent-line prefetcher's pair) */
     _Alignas(128) _tg_gchead head;   /* the owner's young list */
@@ -66,6 +66,17 @@ typedef struct young_slot {
                                  thread, cleared by whoever walks the list) */
     uint8_t      slot;
     int          local;       /* the owner is inside a local collection (owner only) */
+    /* The owner's collector bookkeeping, kept here rather than in _tg_gcs
+       so that threads collecting their own lists write no shared line.
+       Written by the owner (or with the world stopped) with relaxed
+       stores, summed by readers with relaxed loads. */
+    _Alignas(64) long count0; /* the owner's part of count[0]: its tracked
+                                 allocations minus deallocations (clamped at
+                                 0) since its young list was last collected */
+    long         share0, share1;  /* local collections of generation 0 / 1 not
+                                     yet counted in count[1] / count[2] (owner) */
+    uint64_t     runs, runs1, fallbacks;  /* local collections (tests, stress) */
+    tg_gc_stats  lstats[2];   /* the local collections' statistics, gen 0 and 1 */
 } young_slot;
 static young_slot young_slots[GC_NSLOTS];
 static young_slot young_none;
@@ -223,6 +234,10 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
     /* (a non-owner racing with the splice may set it again: harmless, the
        next gather walks a list that has no zombie) */
     __atomic_store_n(&y->zombies, 0, __ATOMIC_RELAXED);
+    /* its part of count[0] goes with its young objects */
+    __atomic_add_fetch(&_tg_gcs.count[0], __atomic_load_n(&y->count0, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+    __atomic_store_n(&y->count0, 0, __ATOMIC_RELAXED);
+    y->share0 = y->share1 = 0;
     pthread_mutex_lock(&slot_lock);
     y->owner = NULL;
     __atomic_sub_fetch(&young_owners, 1, __ATOMIC_RELAXED);
@@ -290,11 +305,12 @@ int _tg_gc_init(void)
         y->zombies = 0;
         y->local = 0;
         y->slot = (uint8_t)i;
+        y->count0 = y->share0 = y->share1 = 0;
+        y->runs = y->runs1 = y->fallbacks = 0;
+        memset(y->lstats, 0, sizeof y->lstats);
     }
     young_none = young_slots[0];
     __atomic_store_n(&young_owners, 0, __ATOMIC_RELAXED);
-    s->local_share = 0;
-    s->local_share1 = 0;
     _tg_gc_local_tables_init();
     s->aged_round = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
@@ -394,17 +410,59 @@ bool _tg_gc_untrack_is_local(const tg_obj *o)
 
 static TG_NOINLINE void collect_automatic(void);
 
-static TG_NOINLINE void ft_count_flush(_tg_tstate *ts)
+/* Free-threaded mode: count[0] is per thread. A thread with a young list
+   keeps its part in its slot (count0: its allocations minus deallocations
+   since its young list was last collected, clamped at 0, as GIL mode
+   clamps count[0]) and collects its young list when that part passes
+   threshold[0] — each thread's young list is collected as the one list
+   of a one-thread process would be, and no shared counter is written
+   (one count[0] that every thread added to was a line all of them
+   wrote: docs/free-threading.md has what it cost). A thread
+   without a slot (past GC_NSLOTS - 1 threads) tracks on the global
+   generation 0 and counts in the global count[0]. tg_gc_get_count sums
+   both. A collection of the generations zeroes all of them. */
+static inline long count_add_shared(long d)
+{
+    long c = __atomic_load_n(&_tg_gcs.count[0], __ATOMIC_RELAXED), n;
+    do n = c + d < 0 ? 0 : c + d;
+    while (!__atomic_compare_exchange_n(&_tg_gcs.count[0], &c, n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return n;
+}
+
+/* Add d to the calling thread's count (its slot's, or the shared one). */
+static inline long count_add(_tg_tstate *ts, long d)
+{
+    young_slot *y = ts ? ts->gc_state : NULL;
+    if (!y || !y->slot) return count_add_shared(d);
+    long c = __atomic_load_n(&y->count0, __ATOMIC_RELAXED) + d;
+    if (c < 0) c = 0;
+    __atomic_store_n(&y->count0, c, __ATOMIC_RELAXED);
+    return c;
+}
+
+/* The collection's garbage is about to be freed by this thread: its
+   deallocations will count the calling thread's count down (see
+   gc/collect.c, release_extra_refs); credit them first. */
+void _tg_gc_count_credit(long n) { if (n) count_add(_tg_tls_ts, n); }
+
+static TG_NOINLINE void ft_count_flush(_tg_tstate *ts, bool alloc)
 {
     _tg_gcstate *s = &_tg_gcs;
-    long c = __atomic_add_fetch(&s->count[0], (long)ts->gc_count_delta, __ATOMIC_RELAXED);
+    long c = count_add(ts, (long)ts->gc_count_delta);
     ts->gc_count_delta = 0;
     young_slot *y = ts->gc_state;
     if (y) young_drain(y, false);
-    if (c > s->threshold[0] && s->threshold[0] > 0 && s->enabled
+    if (alloc && c > s->threshold[0] && s->threshold[0] > 0 && s->enabled
         && (!__atomic_load_n(&s->collecting, __ATOMIC_RELAXED)
             || __atomic_load_n(&s->locals_ok, __ATOMIC_RELAXED)))   /* a local one may run */
         collect_automatic();
+}
+
+/* World stopped (or GIL mode): count[0] and every thread's part are 0. */
+static void counts_zero_stopped(void)
+{
+    _tg_gcs.count[0] = 0;
+    for (int i = 1; i < GC_NSLOTS; i++) __atomic_store_n(&young_slots[i].count0, 0, __ATOMIC_RELAXED);
 }
 
 void _tg_gc_on_alloc(void)
@@ -412,7 +470,7 @@ void _tg_gc_on_alloc(void)
     _tg_gcstate *s = &_tg_gcs;
     if (_tg_ft()) {
         _tg_tstate *ts = _tg_tls_ts;
-        if (TG_UNLIKELY(++ts->gc_count_delta >= GC_COUNT_QUANTUM)) ft_count_flush(ts);
+        if (TG_UNLIKELY(++ts->gc_count_delta >= GC_COUNT_QUANTUM)) ft_count_flush(ts, true);
         return;
     }
     long c = ++s->count[0];
@@ -424,20 +482,13 @@ void _tg_gc_on_dealloc(void)
 {
     if (_tg_ft()) {
         _tg_tstate *ts = _tg_tls_ts;
-        if (TG_UNLIKELY(--ts->gc_count_delta <= -GC_COUNT_QUANTUM)) {
-            /* Clamped at 0, as in GIL mode: a collection resets count[0]
-               and then frees its garbage, whose deallocations would
-               otherwise drive count[0] far below zero and delay the next
-               automatic collection by as many allocations (3 threads making
-               cyclic garbage saw count[0] at -6000 and 12 collections where
-               ~170 were due). */
-            long c = __atomic_load_n(&_tg_gcs.count[0], __ATOMIC_RELAXED), n;
-            do n = c + (long)ts->gc_count_delta < 0 ? 0 : c + (long)ts->gc_count_delta;
-            while (!__atomic_compare_exchange_n(&_tg_gcs.count[0], &c, n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-            ts->gc_count_delta = 0;
-            young_slot *y = ts->gc_state;
-            if (y) young_drain(y, false);
-        }
+        /* Clamped at 0, as in GIL mode (count_add): a collection resets
+           the count and then frees its garbage, whose deallocations would
+           otherwise drive it far below zero and delay the next automatic
+           collection by as many allocations (3 threads making cyclic
+           garbage saw count[0] at -6000 and 12 collections where ~170 were
+           due). */
+        if (TG_UNLIKELY(--ts->gc_count_delta <= -GC_COUNT_QUANTUM)) ft_count_flush(ts, false);
         return;
     }
     if (_tg_gcs.count[0] > 0) _tg_gcs.count[0]--;
@@ -565,7 +616,8 @@ static intptr_t collect_with_callbacks(int gen)
     _tg_ft_stw_merge();               /* also zeroes the per-thread gc counts */
     young_gather_lazy(gen);           /* collect_main rewrites the young and aged objects' bits */
     if (gen + 1 < GC_NGENS) s->count[gen + 1]++;
-    for (int i = 0; i <= gen; i++) s->count[i] = 0;
+    for (int i = 1; i <= gen; i++) s->count[i] = 0;
+    counts_zero_stopped();            /* count[0], and every thread's part of it */
     _tg_gc_collect_main(gen, &collected, &uncollectable, stopped);
     if (!stopped) {                   /* else collect_main restarted the world */
         pause_acc += now_ns() - pause_t0;
@@ -585,8 +637,6 @@ static intptr_t collect_with_callbacks(int gen)
     if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear();
     return collected + uncollectable;
 }
-
-_Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
 
 /* May a local collection of generation gen start now? Not while a
    collection of the generations holds the guard — except, for a young one,
@@ -622,13 +672,35 @@ static void local_share_add(long *share, long *count)
 {
     long nthreads = __atomic_load_n(&young_owners, __ATOMIC_RELAXED);   /* threads with a young list */
     if (nthreads < 1) nthreads = 1;
-    long n = __atomic_add_fetch(share, 1, __ATOMIC_RELAXED);
-    while (n >= nthreads) {
-        if (__atomic_compare_exchange_n(share, &n, n - nthreads, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
-            break;
-        }
+    if (++*share < nthreads) return;          /* the owner's own share: no shared write */
+    *share = 0;
+    __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+}
+
+/* A local collection's statistics, in its thread's slot (the owner writes,
+   tg_gc_get_stats sums). */
+static void slot_stats_add(young_slot *y, int gen, intptr_t collected, uint64_t pause)
+{
+    tg_gc_stats *st = &y->lstats[gen];
+    __atomic_store_n(&st->collections, st->collections + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->collected, st->collected + (uint64_t)collected, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->pause_ns_total, st->pause_ns_total + pause, __ATOMIC_RELAXED);
+    if (pause > st->pause_ns_max) __atomic_store_n(&st->pause_ns_max, pause, __ATOMIC_RELAXED);
+}
+
+static inline void slot_bump(uint64_t *c) { __atomic_store_n(c, *c + 1, __ATOMIC_RELAXED); }
+
+void _tg_gc_local_counts(uint64_t *runs, uint64_t *runs1, uint64_t *fallbacks)
+{
+    uint64_t r = 0, r1 = 0, f = 0;
+    for (int i = 1; i < GC_NSLOTS; i++) {
+        r += __atomic_load_n(&young_slots[i].runs, __ATOMIC_RELAXED);
+        r1 += __atomic_load_n(&young_slots[i].runs1, __ATOMIC_RELAXED);
+        f += __atomic_load_n(&young_slots[i].fallbacks, __ATOMIC_RELAXED);
     }
+    if (runs) *runs = r;
+    if (runs1) *runs1 = r1;
+    if (fallbacks) *fallbacks = f;
 }
 
 /* Free-threaded mode: a local collection — of the calling thread's own
@@ -637,9 +709,9 @@ static void local_share_add(long *share, long *count)
    safe). Returns -1 when it does not apply (debug flags, no slot, a
    collection of the generations in progress, an object that is not
    eligible): the caller stops the world instead. Else the objects freed.
-   Counting: count[0] = 0 (first; given back if not eligible), stats and
-   callbacks for generation gen, and a 1/N share of a collection of
-   generation gen in count[gen + 1]
+   Counting: the thread's part of count[0] = 0 (first; given back if not
+   eligible), stats (in the slot) and callbacks for generation gen, and a
+   1/N share of a collection of generation gen in count[gen + 1]
    (local_share_add); generation 1: the slot has done its part of the
    current round (aged_round_start). No safepoint between the check of the
    guard and the end of the examination, so a collection of the
@@ -663,7 +735,7 @@ intptr_t _tg_gc_collect_local_gen(int gen)
     if (__atomic_load_n(&y->zombies, __ATOMIC_RELAXED)
         || (cbs && !_tg_gc_local_eligible_hint(&y->head, &y->aged, y->slot, gen))) {   /* no START for a fallback */
         y->local = 0;
-        atomic_fetch_add_explicit(&_tg_gc_local_fallbacks, 1, memory_order_relaxed);
+        slot_bump(&y->fallbacks);
         return -1;
     }
     tg_errcode saved = 0;
@@ -680,27 +752,26 @@ intptr_t _tg_gc_collect_local_gen(int gen)
     /* Again, with no safepoint from here to the end of the examination
        (the callbacks above may have passed one). */
     /* The counting rules apply before the work, as in collect_with_callbacks
-       (GIL mode too): count[0] is zeroed first — allocations by other
-       threads during the collection count towards the next one, and
-       their flushes meanwhile do not find the same count[0] over the
-       threshold and start a second, smaller collection — and given back
-       if the collection turns out not eligible (the world is then
-       stopped for it). */
-    long c0 = __atomic_exchange_n(&s->count[0], 0, __ATOMIC_RELAXED);
+       (GIL mode too): the thread's part of count[0] is zeroed first —
+       what the collection's finalizers allocate counts towards the next
+       one — and given back if the collection turns out not eligible (the
+       world is then stopped for it). */
+    long c0 = __atomic_load_n(&y->count0, __ATOMIC_RELAXED);
+    __atomic_store_n(&y->count0, 0, __ATOMIC_RELAXED);
     bool done = local_guard_ok(gen)
                 && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected, &kept_tuple);
-    if (!done) __atomic_add_fetch(&s->count[0], c0, __ATOMIC_RELAXED);
+    if (!done) count_add(ts, c0);
     if (done) {
         if (gen == 0 && kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);
         if (gen == 0) {
-            local_share_add(&s->local_share, &s->count[1]);
+            local_share_add(&y->share0, &s->count[1]);
         } else {
-            local_share_add(&s->local_share1, &s->count[2]);
+            local_share_add(&y->share1, &s->count[2]);
             __atomic_store_n(&y->aged_round, round, __ATOMIC_RELAXED);
-            atomic_fetch_add_explicit(&_tg_gc_local_runs1, 1, memory_order_relaxed);
+            slot_bump(&y->runs1);
         }
         uint64_t pause = now_ns() - t0;       /* this thread's, not the world's */
-        stats_add(gen, collected, 0, pause);
+        slot_stats_add(y, gen, collected, pause);
         if (cbs) {
             tg_gc_info info = { .generation = gen, .collected = collected, .pause_ns = pause };
             invoke_callbacks(TG_GC_STOP, &info);
@@ -711,7 +782,7 @@ intptr_t _tg_gc_collect_local_gen(int gen)
     }
     if (cbs) { if (saved) _tg_err_set(saved, "%s", savedmsg); else tg_error_clear(); }
     y->local = 0;
-    atomic_fetch_add_explicit(done ? &_tg_gc_local_runs : &_tg_gc_local_fallbacks, 1, memory_order_relaxed);
+    slot_bump(done ? &y->runs : &y->fallbacks);
     return done ? collected : -1;
 }
 
@@ -803,6 +874,11 @@ static TG_NOINLINE void collect_automatic(void)
         /* this thread's part of a round of generation 1 was not eligible:
            generation 1 with the world stopped (every aged list) */
         if (((r < 0 && lgen == 1) || tuples) && gen < 1) gen = 1;
+        /* its young list was due (its own part of count[0], which the
+           shared count[0] tested above does not hold) but not eligible:
+           generation 0 with the world stopped, or the next flush would try
+           again at once */
+        if (r < 0 && gen < 0) gen = 0;
         if (gen >= 0) collect_with_callbacks(gen);
         collector_release();
         return;
@@ -852,7 +928,12 @@ TG_API void tg_gc_set_threshold(long t0, long t1, long t2)
     _tg_gcs.threshold[2] = t2 < 0 ? 0 : t2;
 }
 TG_API void tg_gc_get_threshold(long out[3]) { for (int i = 0; i < 3; i++) out[i] = _tg_gcs.threshold[i]; }
-TG_API void tg_gc_get_count(long out[3]) { for (int i = 0; i < 3; i++) out[i] = _tg_gcs.count[i]; }
+TG_API void tg_gc_get_count(long out[3])
+{
+    for (int i = 0; i < 3; i++) out[i] = __atomic_load_n(&_tg_gcs.count[i], __ATOMIC_RELAXED);
+    if (_tg_ft())                       /* every thread's part of count[0] */
+        for (int i = 1; i < GC_NSLOTS; i++) out[0] += __atomic_load_n(&young_slots[i].count0, __ATOMIC_RELAXED);
+}
 TG_API int  tg_gc_is_tracked(tg_obj *o) { return o && _tg_is_gc(o) && _tg_gc_is_tracked(o); }
 TG_API int  tg_gc_is_finalized(tg_obj *o) { return o && (o->ob_flags & _TG_OBF_FINALIZED) != 0; }
 TG_API void tg_gc_set_debug(unsigned flags) { _tg_gcs.debug = flags; }
@@ -866,6 +947,15 @@ TG_API void tg_gc_get_stats(tg_gc_stats out[3])
         out[i].uncollectable = __atomic_load_n(&st->uncollectable, __ATOMIC_RELAXED);
         out[i].pause_ns_total = __atomic_load_n(&st->pause_ns_total, __ATOMIC_RELAXED);
         out[i].pause_ns_max = __atomic_load_n(&st->pause_ns_max, __ATOMIC_RELAXED);
+        /* free-threaded mode: local collections count in their slots */
+        for (int k = 1; i < 2 && k < GC_NSLOTS; k++) {
+            const tg_gc_stats *ls = &young_slots[k].lstats[i];
+            out[i].collections += __atomic_load_n(&ls->collections, __ATOMIC_RELAXED);
+            out[i].collected += __atomic_load_n(&ls->collected, __ATOMIC_RELAXED);
+            out[i].pause_ns_total += __atomic_load_n(&ls->pause_ns_total, __ATOMIC_RELAXED);
+            uint64_t m = __atomic_load_n(&ls->pause_ns_max, __ATOMIC_RELAXED);
+            if (m > out[i].pause_ns_max) out[i].pause_ns_max = m;
+        }
     }
 }
 
@@ -893,7 +983,7 @@ TG_API void tg_gc_freeze(void)
     bool stopped = gc_world_stop();
     young_gather();
     for (int i = 0; i < GC_NGENS; i++) move_all(&_tg_gcs.gen_head[i], GC_PERMANENT);
-    _tg_gcs.count[0] = 0;
+    counts_zero_stopped();
     if (stopped) _tg_stw_start();
 }
 

@@ -140,9 +140,10 @@ enum { GC_NGENS = 3, GC_PERMANENT = 3 };
 
 typedef struct gc_cb { tg_gc_callback fn; void *arg; } gc_cb;
 
-/* The collector's state: one per runtime. Free-threaded mode will add the
-   per-thread allocation counts (_tg_tstate.gc_count_delta) into count[0]
-   when a collection is considered; GIL mode counts here directly. */
+/* The collector's state: one per runtime. GIL mode counts here directly;
+   in free-threaded mode each thread with a young list keeps its own part
+   of count[0] in its slot (gc/gc.c, count_add) and tg_gc_get_count sums
+   them with count[0] here (the part of threads without a slot). */
 typedef struct _tg_gcstate {
     _tg_gchead gen_head[GC_NGENS + 1];  /* 0, 1, 2, permanent */
     long       threshold[GC_NGENS];
@@ -151,10 +152,6 @@ typedef struct _tg_gcstate {
     long       long_lived_pending;      /* objects promoted into gen 2 since */
     int        enabled;
     int        collecting;              /* re-entrancy guard */
-    long       local_share;             /* FT: local young collections not yet counted
-                                           in count[1] (gc/gc.c, _tg_gc_collect_local) */
-    long       local_share1;            /* FT: local collections of generation 1 not yet
-                                           counted in count[2] */
     long       aged_round;              /* FT: rounds of local generation-1 collections
                                            started (gc/gc.c, aged_round_start) */
     int        locals_ok;               /* FT: the guard's holder is freeing its common
@@ -244,7 +241,10 @@ TG_INTERNAL intptr_t _tg_gc_collect_local_gen(int gen);
 TG_INTERNAL intptr_t _tg_gc_collect_local(void);
 /* Local collections done (of generation 1: runs1, also in runs), and tried
    but not eligible (statistics, tests, stress). */
-extern TG_INTERNAL _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;
+TG_INTERNAL void _tg_gc_local_counts(uint64_t *runs, uint64_t *runs1, uint64_t *fallbacks);
+/* gc/collect.c: the calling thread will free n objects whose deallocations
+   count its count down; credit them first (gc/gc.c, count_add). */
+TG_INTERNAL void _tg_gc_count_credit(long n);
 /* Test hook: called inside a local collection, after the count walk (which
    tests every object's eligibility) and before the classify walk, while the
    thread holds its biases. */

@@ -28,7 +28,9 @@
 extern intptr_t _tg_gc_collect_local(void);
 extern intptr_t _tg_gc_collect_local_gen(int gen);
 extern void (*_tg_gc_local_hook)(void);
-extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks;
+void _tg_gc_local_counts(uint64_t *runs, uint64_t *runs1, uint64_t *fallbacks);
+static uint64_t local_runs(void) { uint64_t r; _tg_gc_local_counts(&r, NULL, NULL); return r; }
+static uint64_t local_fallbacks(void) { uint64_t f; _tg_gc_local_counts(NULL, NULL, &f); return f; }
 
 /* ------------------------------------------------------------ helpers */
 
@@ -906,13 +908,13 @@ Test(gc_ft, local_collection_frees_a_private_cycle_while_another_thread_runs, .t
     drop_cycles(100);
     tg_gc_stats before[3], after[3];
     tg_gc_get_stats(before);
-    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    uint64_t runs = local_runs();
     _tg_gc_local_hook = hook_world_runs;
     intptr_t n = _tg_gc_collect_local();
     _tg_gc_local_hook = NULL;
     cr_assert_eq(n, 200, "a local collection freed the 100 cycles (got %ld)", (long)n);
     cr_assert(atomic_load(&hook_saw_ticks), "the other thread ran during the examination");
-    cr_assert_eq(atomic_load(&_tg_gc_local_runs), runs + 1);
+    cr_assert_eq(local_runs(), runs + 1);
     tg_gc_get_stats(after);
     cr_assert_eq(after[0].collections, before[0].collections + 1, "counted as a generation-0 collection");
     cr_assert_eq(after[0].collected, before[0].collected + 200);
@@ -1108,9 +1110,9 @@ Test(gc_ft, local_collection_falls_back_for_finalizers_weakrefs_and_embedder_typ
     /* a finalizer (an embedder GC type with one) */
     drop_self_cycle(PLAIN);
     drop_cycles(5);
-    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    uint64_t fb = local_fallbacks();
     cr_assert_eq(_tg_gc_collect_local(), -1);
-    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(local_fallbacks(), fb + 1);
     cr_assert_eq(cb_local_start, 1, "no callback for a collection that falls back");
     cr_assert_eq(tg_gc_collect(0), 11);
     cr_assert_eq(atomic_load(&finalized), 1);
@@ -1135,15 +1137,15 @@ Test(gc_ft, local_collection_falls_back_for_finalizers_weakrefs_and_embedder_typ
     /* the automatic path: a young list with a finalizer is collected with
        the world stopped (the fallback), and local collections resume */
     drop_self_cycle(PLAIN);
-    fb = atomic_load(&_tg_gc_local_fallbacks);
-    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    fb = local_fallbacks();
+    uint64_t runs = local_runs();
     tg_gc_set_threshold(50, 1000, 1000);
     tg_gc_enable();
     for (int i = 0; i < 40; i++) drop_cycles(1);
-    cr_assert_gt(atomic_load(&_tg_gc_local_fallbacks), fb, "the first automatic collection fell back");
+    cr_assert_gt(local_fallbacks(), fb, "the first automatic collection fell back");
     cr_assert_eq(atomic_load(&finalized), 2, "and collected the finalizer's cycle");
     for (int i = 0; i < 100; i++) drop_cycles(1);
-    cr_assert_gt(atomic_load(&_tg_gc_local_runs), runs, "later ones are local");
+    cr_assert_gt(local_runs(), runs, "later ones are local");
     cr_assert_eq(tg_gc_remove_callback(local_cb, NULL), 0);
     teardown();
     fini_ft();
@@ -1177,9 +1179,9 @@ Test(gc_ft, local_collection_that_falls_back_leaves_the_young_list_intact, .time
     spawn(&t);
     join_released(&t);
     cr_assert(lock_bits_off(s));
-    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    uint64_t fb = local_fallbacks();
     cr_assert_eq(_tg_gc_collect_local(), -1, "s is shared now: not eligible");
-    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(local_fallbacks(), fb + 1);
     cr_assert(tg_gc_is_tracked(a) && tg_gc_is_tracked(s));
     cr_assert_eq(tg_gc_collect(0), 20, "the 10 cycles, found by the collection that stops the world");
     cr_assert_eq(tg_list_len(a), 1);
@@ -1248,6 +1250,79 @@ Test(gc_ft, local_collections_count_as_a_share_of_generation_0, .timeout = 60)
     fini_ft();
 }
 
+/* count[0] is per thread in this mode: a thread's young list is collected
+   when its own part passes threshold[0] (no thread writes a shared count);
+   tg_gc_get_count sums the parts, a collection of the generations zeroes
+   them all, and a thread's part stays counted after it exits. Counts are
+   flushed every 32 allocations: 64 makes a part exact. */
+static atomic_int part_step;
+static tg_obj *part_kept[128];
+
+static void part_alloc(tg_obj **kept, int n)
+{
+    for (int i = 0; i < n; i++) WCHECK((kept[i] = tg_list_new(0)) != NULL);
+}
+
+static void part_fn(void *arg)
+{
+    (void)arg;
+    part_alloc(part_kept, 64);
+    atomic_store(&part_step, 1);
+    TG_BEGIN_ALLOW_THREADS
+    while (atomic_load(&part_step) == 1) sched_yield();
+    TG_END_ALLOW_THREADS
+    part_alloc(part_kept + 64, 64);
+}
+
+static long gen0_collections(void)
+{
+    tg_gc_stats st[3];
+    tg_gc_get_stats(st);
+    return (long)st[0].collections;
+}
+
+Test(gc_ft, each_thread_counts_its_own_part_of_count_0, .timeout = 60)
+{
+    local_setup();
+    tg_gc_set_threshold(100, 1000, 1000);
+    tg_gc_collect(0);                        /* every part 0, no delta pending */
+    long c[3];
+    tg_gc_get_count(c);
+    cr_assert_eq(c[0], 0);
+    atomic_store(&part_step, 0);
+    thr t = { .fn = part_fn };
+    spawn(&t);
+    while (atomic_load(&part_step) == 0) {
+        TG_BEGIN_ALLOW_THREADS
+        sched_yield();
+        TG_END_ALLOW_THREADS
+    }
+    tg_gc_enable();
+    long before = gen0_collections();
+    tg_obj *mine[128];
+    part_alloc(mine, 64);
+    tg_gc_get_count(c);
+    cr_assert_eq(c[0], 128, "the sum of both parts (got %ld)", c[0]);
+    cr_assert_eq(gen0_collections(), before,
+                 "no collection: the sum passed threshold[0], neither thread's part did");
+    part_alloc(mine + 64, 64);               /* this thread's part: 128 > 100 */
+    cr_assert_eq(gen0_collections(), before + 1, "this thread's part passed threshold[0]");
+    tg_gc_get_count(c);
+    /* a local collection leaves the other thread's part; one that stopped
+       the world (no biased counts here) zeroed it too */
+    cr_assert_eq(c[0], have_bias() ? 64 : 0, "got %ld", c[0]);
+    tg_gc_collect(0);
+    tg_gc_get_count(c);
+    cr_assert_eq(c[0], 0, "a collection of the generations zeroes every part (got %ld)", c[0]);
+    atomic_store(&part_step, 2);
+    join_released(&t);
+    tg_gc_get_count(c);
+    cr_assert_eq(c[0], 64, "the exited thread's part stays counted (got %ld)", c[0]);
+    for (int i = 0; i < 128; i++) { tg_xdecref(part_kept[i]); tg_decref(mine[i]); }
+    teardown();
+    fini_ft();
+}
+
 /* ------------------------------------------- local collections of generation 1
 
    A local young collection's survivors go to the thread's own aged list
@@ -1287,14 +1362,14 @@ Test(gc_ft, local_collection_of_generation_1_collects_the_aged_list_while_anothe
     tg_gc_get_count(c);
     tg_gc_stats before[3], after[3];
     tg_gc_get_stats(before);
-    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    uint64_t runs = local_runs();
     atomic_store(&hook_saw_ticks, 0);
     _tg_gc_local_hook = hook_world_runs;
     intptr_t n = _tg_gc_collect_local_gen(1);
     _tg_gc_local_hook = NULL;
     cr_assert_eq(n, 24, "young and aged garbage, locally (got %ld)", (long)n);
     cr_assert(atomic_load(&hook_saw_ticks), "the other thread ran during the examination");
-    cr_assert_eq(atomic_load(&_tg_gc_local_runs), runs + 1);
+    cr_assert_eq(local_runs(), runs + 1);
     tg_gc_get_stats(after);
     cr_assert_eq(after[1].collections, before[1].collections + 1, "counted as a generation-1 collection");
     cr_assert_eq(after[1].collected, before[1].collected + 24);
@@ -1354,9 +1429,9 @@ Test(gc_ft, local_collection_of_generation_1_leaves_tuple_and_cross_thread_cycle
     tg_decref(c);
     drop_cycles(2);
     cr_assert_eq(_tg_gc_collect_local(), 4, "the tuple cycle survives a local young collection");
-    uint64_t fb = atomic_load(&_tg_gc_local_fallbacks);
+    uint64_t fb = local_fallbacks();
     cr_assert_eq(_tg_gc_collect_local_gen(1), -1, "a tuple on the aged list: not eligible");
-    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(local_fallbacks(), fb + 1);
     cr_assert_eq(tg_gc_collect(1), 2, "found by the collection of generation 1");
     /* a cycle through another thread's list: m -> u -> m, and m <-> h (h
        keeps m's count this thread's: an object only the other thread
@@ -1379,9 +1454,9 @@ Test(gc_ft, local_collection_of_generation_1_leaves_tuple_and_cross_thread_cycle
     intptr_t got = _tg_gc_collect_local();
     cr_assert_eq(got, 4, "m and h survive (u, outside, refers to m): got %ld", (long)got);
     cr_assert(tg_gc_is_tracked(m) && tg_gc_is_tracked(h));
-    fb = atomic_load(&_tg_gc_local_fallbacks);
+    fb = local_fallbacks();
     cr_assert_eq(_tg_gc_collect_local_gen(1), -1, "m refers to another thread's container: not eligible");
-    cr_assert_eq(atomic_load(&_tg_gc_local_fallbacks), fb + 1);
+    cr_assert_eq(local_fallbacks(), fb + 1);
     cr_assert_eq(tg_gc_collect(1), 3, "found by the collection of generation 1");
     drop_cycles(3);
     cr_assert_eq(_tg_gc_collect_local_gen(1), 6, "and local collections of generation 1 resume");

@@ -475,7 +475,9 @@ const tgs_scenario tgs_scen_ft_bias_revoke = {
 #define LG_OPS   3000
 
 static tg_obj *lg_slot[LG_SLOTS];        /* __atomic exchange only; each holds one reference */
-extern _Atomic uint64_t _tg_gc_local_runs, _tg_gc_local_fallbacks, _tg_gc_local_runs1;   /* gc/gc_internal.h */
+void _tg_gc_local_counts(uint64_t *runs, uint64_t *runs1, uint64_t *fallbacks);   /* gc/gc_internal.h */
+static uint64_t lg_runs(void) { uint64_t r; _tg_gc_local_counts(&r, NULL, NULL); return r; }
+static uint64_t lg_runs1(void) { uint64_t r; _tg_gc_local_counts(NULL, &r, NULL); return r; }
 
 static tg_obj *lg_unit(uint64_t serial)
 {
@@ -630,7 +632,7 @@ static int lg_run(tgs_ctx *ctx)
     long th[3];
     tg_gc_get_threshold(th);
     tg_gc_set_threshold(200, 3, 10);   /* generation 1 often: local rounds and fallbacks */
-    uint64_t runs = atomic_load(&_tg_gc_local_runs);
+    uint64_t runs = lg_runs();
     int nt = ctx->threads < 2 ? 2 : ctx->threads;
     tgs_run_threads(ctx, nt, lg_worker, NULL);
     for (int s = 0; s < LG_SLOTS; s++) {
@@ -638,7 +640,7 @@ static int lg_run(tgs_ctx *ctx)
         if (o) tg_decref(o);
     }
     if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx))
-        TGS_CHECK(ctx, atomic_load(&_tg_gc_local_runs) > runs || (_tg_rt.obj_lock_birth & _TG_BIAS_SHARED),
+        TGS_CHECK(ctx, lg_runs() > runs || (_tg_rt.obj_lock_birth & _TG_BIAS_SHARED),
                   "no local young collection ran (free-threaded mode)");
     tg_gc_set_threshold(th[0], th[1], th[2]);
     tg_gc_collect(-1);                  /* what the slots held, and the drops QSBR deferred */
@@ -749,7 +751,7 @@ static int ag_run(tgs_ctx *ctx)
     long th[3];
     tg_gc_get_threshold(th);
     tg_gc_set_threshold(100, 2, 10);
-    uint64_t runs1 = atomic_load(&_tg_gc_local_runs1);
+    uint64_t runs1 = lg_runs1();
     int nt = ctx->threads < 2 ? 2 : ctx->threads;
     tgs_run_threads(ctx, nt, ag_worker, NULL);
     for (int s = 0; s < AG_SLOTS; s++) {
@@ -765,7 +767,7 @@ static int ag_run(tgs_ctx *ctx)
     if (ctx->round == 0) dry_rounds = 0;
     if (tg_current_mode() == TG_MODE_FREE_THREADED && !tgs_failures(ctx)
         && !(_tg_rt.obj_lock_birth & _TG_BIAS_SHARED)) {
-        dry_rounds = atomic_load(&_tg_gc_local_runs1) > runs1 ? 0 : dry_rounds + 1;
+        dry_rounds = lg_runs1() > runs1 ? 0 : dry_rounds + 1;
         TGS_CHECK(ctx, dry_rounds < 3, "no local collection of generation 1 ran in %d rounds in a row "
                   "(free-threaded mode)", dry_rounds);
     }
