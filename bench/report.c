@@ -542,12 +542,13 @@ int tb_report_svg(const tb_run *run, const char *path)
         const tb_workload *w = scal[s];
         snprintf(file, sizeof file, "%s/scale%d.dat", dir, s);
         FILE *d = fopen(file, "w");
-        int have[2] = { 0, 0 };
-        const tb_variant modes[2] = { TB_V_TANGLE_GIL, TB_V_TANGLE_FT };
+        int have[3] = { 0, 0, 0 };
+        /* glibc: the machine's reference (the same allocations, no runtime) */
+        const tb_variant modes[3] = { TB_V_TANGLE_GIL, TB_V_TANGLE_FT, TB_V_GLIBC };
         for (int k = 0; k < run->nthreads; k++) {
             int t = run->threads[k];
             fprintf(d, "%d", t);
-            for (int m = 0; m < 2; m++) {
+            for (int m = 0; m < 3; m++) {
                 double base = med(run, w->name, modes[m], 1, "");
                 double v = med(run, w->name, modes[m], t, "") / base;
                 have[m] |= isfinite(v);
@@ -567,6 +568,8 @@ int tb_report_svg(const tb_run *run, const char *path)
             fprintf(gp, ", '%s' using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'tangle-gil'", file);
         if (have[1])
             fprintf(gp, ", '%s' using 1:3 with linespoints lw 2 pt 5 lc rgb '#1f77b4' title 'tangle-ft'", file);
+        if (have[2])
+            fprintf(gp, ", '%s' using 1:4 with linespoints lw 1 dt 3 pt 6 lc rgb '#2ca02c' title 'glibc (no runtime)'", file);
         if (!have[0] && !have[1])
             fprintf(gp, ", NaN title 'no tangle figures yet'");
         fputc('\n', gp);

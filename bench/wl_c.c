@@ -1,6 +1,7 @@
 /*
  * bench/wl_c.c — the plain-C baselines: c-plain and c-atomic reference counts,
- * glibc malloc and mimalloc (alloc_churn, alloc_prodcons, binarytrees).
+ * glibc malloc and mimalloc (alloc_churn, alloc_prodcons, binarytrees; glibc
+ * as the machine's reference for scale_private and scale_cycles).
  *
  * mimalloc is dlopen'ed (RTLD_LOCAL) in the mimalloc worker only, never
  * linked: Debian's libmimalloc.so exports malloc/free, so linking it would
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/bench.h"
 #if TB_HAVE_ALLOC_WORKLOADS
@@ -183,6 +185,151 @@ static void binarytrees(const c_alloc *a, tb_result *r)
     tb_result_add(r, "", "s", t1 - t0);
 }
 
+/* ------------------------------------------------------------ scaling rows
+
+   The machine's reference for scale_private and scale_cycles: the same
+   allocation shape with no runtime, on T threads for the same time —
+   scale_private's graph (a 3-list of 2-lists of fresh ints) as malloc'ed
+   nodes with item arrays and plain reference counts; scale_cycles' two
+   lists that refer to each other, linked and then freed at once (no
+   collector to find them). Nothing is shared between the threads, so what
+   the T=2 row reaches is what this machine gives two threads of
+   allocation-bound code at that moment: on a shared VM the tangle rows'
+   speedups are read against it. */
+
+typedef struct c_node { long rc, n, cap; struct c_node **items; long value; } c_node;
+
+typedef struct c_scale {
+    const c_alloc *a;
+    int cycles;
+    atomic_int stop, failed;
+    pthread_barrier_t start;
+    long ops[64];
+} c_scale;
+
+static c_node *node_new(const c_alloc *a, long cap)
+{
+    c_node *o = a->alloc(sizeof *o);
+    if (!o) return NULL;
+    o->rc = 1;
+    o->n = 0;
+    o->cap = cap;
+    o->value = 0;
+    o->items = NULL;
+    if (cap && !(o->items = a->alloc((size_t)cap * sizeof *o->items))) {
+        a->free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static void node_decref(const c_alloc *a, c_node *o)
+{
+    if (--o->rc) return;
+    for (long i = 0; i < o->n; i++) node_decref(a, o->items[i]);
+    a->free(o->items);
+    a->free(o);
+}
+
+static void node_append(c_node *l, c_node *x)
+{
+    l->items[l->n++] = x;                   /* capacities are exact here */
+    x->rc++;
+}
+
+static int private_graph(const c_alloc *a)
+{
+    c_node *root = node_new(a, 3);
+    if (!root) return -1;
+    for (int i = 0; i < 3; i++) {
+        c_node *sub = node_new(a, 2);
+        if (!sub) { node_decref(a, root); return -1; }
+        for (int j = 0; j < 2; j++) {
+            c_node *x = node_new(a, 0);
+            if (!x) { node_decref(a, sub); node_decref(a, root); return -1; }
+            x->value = 100000 + 2 * i + j;
+            node_append(sub, x);
+            node_decref(a, x);
+        }
+        node_append(root, sub);
+        node_decref(a, sub);
+    }
+    TB_CLOBBER(root);
+    node_decref(a, root);
+    return 0;
+}
+
+static int cycle_pair(const c_alloc *a)
+{
+    c_node *x = node_new(a, 1), *y = node_new(a, 1);
+    if (!x || !y) {
+        if (x) { a->free(x->items); a->free(x); }
+        if (y) { a->free(y->items); a->free(y); }
+        return -1;
+    }
+    node_append(x, y);
+    node_append(y, x);
+    TB_CLOBBER(x);
+    x->n = y->n = 0;                         /* what a collector does: break, free both */
+    a->free(x->items); a->free(x);
+    a->free(y->items); a->free(y);
+    return 0;
+}
+
+typedef struct { c_scale *s; int tid; } c_scale_arg;
+
+static void *scale_thread(void *arg)
+{
+    c_scale_arg *ta = arg;
+    c_scale *s = ta->s;
+    long n = 0;
+    pthread_barrier_wait(&s->start);
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+        for (int k = 0; k < 64; k++)
+            if ((s->cycles ? cycle_pair(s->a) : private_graph(s->a)) < 0) {
+                atomic_store(&s->failed, 1);
+                atomic_store(&s->stop, 1);
+                break;
+            }
+        n += 64;
+    }
+    s->ops[ta->tid] = n;
+    return NULL;
+}
+
+static void scaling(const c_alloc *a, int cycles, const tb_params *p, tb_result *r)
+{
+    int threads = p->threads < 1 ? 1 : p->threads > 64 ? 64 : p->threads;
+    c_scale *s = calloc(1, sizeof *s);
+    if (!s) { tb_result_set(r, TB_FAILED, "out of memory"); return; }
+    s->a = a;
+    s->cycles = cycles;
+    pthread_t th[64];
+    c_scale_arg args[64];
+    pthread_barrier_init(&s->start, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++) {
+        args[i] = (c_scale_arg){ s, i };
+        pthread_create(&th[i], NULL, scale_thread, &args[i]);
+    }
+    pthread_barrier_wait(&s->start);
+    double t0 = tb_now(), until = t0 + (p->quick ? 0.25 : 0.5);   /* as the tangle rows */
+    while (!atomic_load(&s->stop) && tb_now() < until) {
+        struct timespec nap = { 0, 2000000 };
+        nanosleep(&nap, NULL);
+    }
+    atomic_store(&s->stop, 1);
+    double t1 = tb_now();
+    long total = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        total += s->ops[i];
+    }
+    pthread_barrier_destroy(&s->start);
+    if (atomic_load(&s->failed)) tb_result_set(r, TB_FAILED, "allocation failed");
+    else tb_result_add(r, "", "ops/s", (double)total / (t1 - t0));
+    free(s);
+}
+
 /* ------------------------------------------------------------ alloc_* */
 
 #if TB_HAVE_ALLOC_WORKLOADS
@@ -223,6 +370,8 @@ void tb_run_c(const tb_workload *w, tb_variant v, const tb_params *p, tb_result 
         return;
     if (strcmp(name, "binarytrees") == 0)
         binarytrees(&a, r);
+    else if (strcmp(name, "scale_private") == 0 || strcmp(name, "scale_cycles") == 0)
+        scaling(&a, strcmp(name, "scale_cycles") == 0, p, r);
     else if (strncmp(name, "alloc_", 6) == 0)
         alloc_workload(w, &a, v, p, r);
     else

@@ -107,6 +107,11 @@ Test(bench, worker_reports_a_figure_or_a_reason)
     cr_assert_eq(run("'%s' bench --worker rc_private tangle-gil 1 1 > '%s' 2>&1", tangle_bin, out), 0);
     cr_expect_eq(run("grep -Eq '^@@tb (ok - ns/op [0-9.e+-]+|na .+|fail .+)$' '%s'", out), 0,
                  "tangle-gil gave neither a figure nor a reason");
+    /* the scaling rows' machine reference: plain C on 2 threads */
+    cr_assert_eq(run("'%s' bench --worker scale_cycles glibc 2 1 > '%s' 2>&1", tangle_bin, out), 0);
+    cr_expect_eq(run("grep -Eq '^@@tb ok - ops/s [0-9.e+-]+$' '%s'", out), 0, "glibc scale_cycles gave no figure");
+    cr_assert_eq(run("'%s' bench --worker scale_private glibc 2 1 > '%s' 2>&1", tangle_bin, out), 0);
+    cr_expect_eq(run("grep -Eq '^@@tb ok - ops/s [0-9.e+-]+$' '%s'", out), 0, "glibc scale_private gave no figure");
 }
 
 Test(bench, quick_json_matches_the_schema)
