@@ -145,23 +145,29 @@ typedef struct gc_cb { tg_gc_callback fn; void *arg; } gc_cb;
    of count[0] in its slot (gc/gc.c, count_add) and tg_gc_get_count sums
    them with count[0] here (the part of threads without a slot). */
 typedef struct _tg_gcstate {
-    _tg_gchead gen_head[GC_NGENS + 1];  /* 0, 1, 2, permanent */
-    long       threshold[GC_NGENS];
-    long       count[GC_NGENS];         /* count[0]: tracked allocs - deallocs; count[i>0]: collections of i-1 */
-    long       long_lived_total;        /* gen-2 size after the last full collection */
-    long       long_lived_pending;      /* objects promoted into gen 2 since */
+    /* Read on every count flush and automatic collection, written rarely
+       (settings; the guard, at a collection of the generations): a line of
+       their own, so that the counters' writes below, made by every thread's
+       local collections, do not take it away from the readers. */
+    _Alignas(64) long threshold[GC_NGENS];
     int        enabled;
     int        collecting;              /* re-entrancy guard */
-    long       aged_round;              /* FT: rounds of local generation-1 collections
-                                           started (gc/gc.c, aged_round_start) */
     int        locals_ok;               /* FT: the guard's holder is freeing its common
                                            garbage with the world running; local young
                                            collections may run (gc/gc.c, local_guard_ok) */
     unsigned   debug;
+    size_t     ncbs;
+    /* Written by collections (FT: local ones too, from any thread). */
+    _Alignas(64) long count[GC_NGENS];  /* count[0]: tracked allocs - deallocs; count[i>0]: collections of i-1 */
+    long       long_lived_total;        /* gen-2 size after the last full collection */
+    long       long_lived_pending;      /* objects promoted into gen 2 since */
+    long       aged_round;              /* FT: rounds of local generation-1 collections
+                                           started (gc/gc.c, aged_round_start) */
+    _Alignas(64) _tg_gchead gen_head[GC_NGENS + 1];  /* 0, 1, 2, permanent */
     uint8_t    parity;                  /* 0 or GC_PARITY: the clean parity of gen 2 */
     tg_obj    *garbage;                 /* tg_gc_garbage's list, created on first use */
     gc_cb     *cbs;
-    size_t     ncbs, capcbs;
+    size_t     capcbs;
     tg_gc_stats stats[GC_NGENS];
 } _tg_gcstate;
 
