@@ -197,7 +197,7 @@ bool _tg_sticky_keep(tg_obj *o)
     }
 }
 
-bool _tg_sticky_steal(tg_obj *o)
+bool _tg_sticky_steal(tg_obj *o, bool turns)
 {
     uint8_t v = __atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED);
     do {
@@ -230,7 +230,8 @@ bool _tg_sticky_steal(tg_obj *o)
        it alone for a while: the threads take turns on this list (a busy
        holder keeps a reservation for a whole slice), and a take-over per
        turn costs a membarrier() where a plain lock costs two atomics. */
-    _tg_ft_sticky_forget_all(o, TURNS_NS, TURNS_HOLD_OFF_NS);
+    if (turns) _tg_ft_sticky_forget_all(o, TURNS_NS, TURNS_HOLD_OFF_NS);
+    else _tg_ft_sticky_forget_all(o, 0, 0);
     /* 5. seq_cst (acq_rel would do: release orders step 4 before the bits
        clear for a holder's second look at its slot) */
     __atomic_fetch_and(&o->ob_mutex.v, (uint8_t)~(_TG_LOCK_STICKY | _TG_LOCK_TAKING), __ATOMIC_SEQ_CST);
@@ -242,11 +243,19 @@ bool _tg_sticky_steal_any(tg_obj *o)
 {
     _tg_tstate *ts = _tg_tls_ts;
     bool detached = ts && atomic_load(&ts->status) != _TG_TS_ATTACHED;
+    /* A waiter here found o locked before it was reserved, often a plain
+       hold by a thread that then reserved it: two threads hammering one
+       list. A busy holder is not taking turns with us; marking it would
+       stop its reservations for TURNS_HOLD_OFF_NS and leave both threads
+       on the plain lock, contended (seen: 50M appends/s at 2 threads
+       where reservations give 100-130M, the mark renewed by each
+       take-over). */
+    bool turns = _tg_ft_sticky_holder(o, POLL_SPIN_NS) != 2;
     if (detached && !_tg_sync_try_enter(ts, false)) {
         sched_yield();                      /* a stop is in progress: let it pass */
         return false;
     }
-    bool r = _tg_sticky_steal(o);
+    bool r = _tg_sticky_steal(o, turns);
     if (detached) _tg_sync_leave(ts);       /* holding o, as tg_mutex_lock's caller expects */
     return r;
 }
@@ -295,7 +304,7 @@ bool _tg_sticky_acquire(tg_obj *o)
                 return true;
             continue;
         }
-        if ((v & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY && _tg_sticky_steal(o))
+        if ((v & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY && _tg_sticky_steal(o, true))
             return true;
     }
     if (detached) tg_reacquire(detached);

@@ -83,7 +83,7 @@ static void lock_detached(_tg_tstate *ts, tg_mutex *m)
        our outer sections for it; with the world stopped by us we could not
        detach anyway). */
     if ((__atomic_load_n(&m->v, __ATOMIC_RELAXED) & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY
-        && _tg_sticky_steal((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
+        && _tg_sticky_steal_any((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
         return;
     tg_tstate *t = tg_release();            /* suspends active sections */
     for (;;) {

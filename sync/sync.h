@@ -288,10 +288,15 @@ static inline void _tg_sticky_exit(void) { __atomic_store_n(&_tg_tls_bias, NULL,
    ordinary path. */
 bool _tg_sticky_acquire(tg_obj *o);
 /* Take over o's reserved lock now; true if the caller holds it after. The
-   caller is attached (a stop must not find a take-over half done). */
-bool _tg_sticky_steal(tg_obj *o);
-/* The same from tg_mutex_lock, attached or not: a detached caller attaches
-   for the take-over (false, to retry, while a stop is in progress). */
+   caller is attached (a stop must not find a take-over half done).
+   turns: a take-over soon after the reservation was made tells its holder
+   that the threads take turns on o (bias.c, TURNS_NS); false when the
+   caller was already waiting for o before the reservation was made (from
+   a critical section or tg_mutex_lock, with the holder busy). */
+bool _tg_sticky_steal(tg_obj *o, bool turns);
+/* The same from tg_mutex_lock and critical sections, attached or not: a
+   detached caller attaches for the take-over (false, to retry, while a
+   stop is in progress); turns only if the holder is not busy with o. */
 bool _tg_sticky_steal_any(tg_obj *o);
 /* Keep o's lock (held by the caller) in reserve; false if it may not. */
 bool _tg_sticky_keep(tg_obj *o);
