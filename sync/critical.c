@@ -86,8 +86,8 @@ static void lock_detached(_tg_tstate *ts, tg_mutex *m)
        the world stopped by us no holder is busy: no detaching.) Taken over
        at once, the hammering threads that fall back to a section — a plain
        hold that outlasted the quick path's spin — traded the reservation
-       up to 350 times per 4M appends instead of ~30, at 67M appends/s
-       instead of ~100M (sync_bench hammer). */
+       292-792 times per 4M appends instead of 19-27, at 52-73M appends/s
+       instead of 63-88M (sync_bench hammer, alternating runs). */
     if ((__atomic_load_n(&m->v, __ATOMIC_RELAXED) & (_TG_LOCK_STICKY | _TG_LOCK_TAKING)) == _TG_LOCK_STICKY
         && _tg_sticky_acquire((tg_obj *)(void *)((char *)m - offsetof(tg_obj, ob_mutex))))
         return;

@@ -294,9 +294,10 @@ bool _tg_sticky_acquire(tg_obj *o);
    caller was already waiting for o before the reservation was made (from
    a critical section or tg_mutex_lock, with the holder busy). */
 bool _tg_sticky_steal(tg_obj *o, bool turns);
-/* The same from tg_mutex_lock and critical sections, attached or not: a
-   detached caller attaches for the take-over (false, to retry, while a
-   stop is in progress); turns only if the holder is not busy with o. */
+/* The same from tg_mutex_lock, attached or not: a detached caller
+   attaches for the take-over (false, to retry, while a stop is in
+   progress); turns only if the holder is not busy with o. (Critical
+   sections wait out a busy holder's slice first: _tg_sticky_acquire.) */
 bool _tg_sticky_steal_any(tg_obj *o);
 /* Keep o's lock (held by the caller) in reserve; false if it may not. */
 bool _tg_sticky_keep(tg_obj *o);

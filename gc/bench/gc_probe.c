@@ -86,7 +86,7 @@ static void *run(void *arg)
         tg_safepoint();
     }
 out:
-    w->ops = n;
+    __atomic_store_n(&w->ops, n, __ATOMIC_RELAXED);   /* main polls it (--ops) */
     tg_thread_detach();
     return NULL;
 }
