@@ -1129,10 +1129,11 @@ Test(ft, lists_used_in_turns_stop_being_reserved, .timeout = 60)
     join_released(id);
     cr_assert_eq(atomic_load(&bad), 0);
     /* Without the rule: one take-over per turn, 2 x PP_TURNS (800). With
-       it, a few on a quiet machine; but a turn that outlasts the 10 ms
-       hold-off (a thread preempted: the 2-CPU machine running other tests
-       beside this one) lets the holder reserve again, and one run in eight
-       of a loop of this test saw 70. The limit tells the two apart. */
+       it, a few on a quiet machine; but turns that outlast the hold-off
+       (1 ms; a thread preempted: the 2-CPU machine running other tests
+       beside this one) let the holder reserve again — one run in eight of
+       a loop of this test saw 70 with a 10 ms hold-off. The limit tells
+       the two apart. */
     cr_assert_lt(_tg_sticky_takeovers() - before, (uint64_t)PP_TURNS / 2, "%" PRIu64 " take-overs in %d "
                  "turns: taking turns was not noticed", _tg_sticky_takeovers() - before, PP_TURNS);
     cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0);
