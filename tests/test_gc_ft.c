@@ -875,6 +875,20 @@ static void local_setup(void)
     tg_gc_collect(-1);
 }
 
+/* local_setup() with a ticker running beside it (the world is seen to run);
+   false, after cleaning up, without biased counts (no membarrier(): no
+   collection is ever local). */
+static bool local_setup_ticking(thr *t)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return false; }
+    *t = (thr){ .fn = ticker_fn };
+    atomic_store(&stop_workers, 0);
+    spawn(t);
+    cr_assert(world_runs());
+    return true;
+}
+
 /* n two-list cycles, dropped */
 static void drop_cycles(int n)
 {
@@ -900,11 +914,8 @@ static void hook_world_runs(void)
 
 Test(gc_ft, local_collection_frees_a_private_cycle_while_another_thread_runs, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }   /* no membarrier(): never local */
-    thr t = { .fn = ticker_fn };
-    spawn(&t);
-    cr_assert(world_runs());
+    thr t;
+    if (!local_setup_ticking(&t)) return;
     drop_cycles(100);
     tg_gc_stats before[3], after[3];
     tg_gc_get_stats(before);
@@ -1344,12 +1355,8 @@ static void make_cycles(int n, tg_obj **out)
 
 Test(gc_ft, local_collection_of_generation_1_collects_the_aged_list_while_another_thread_runs, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
-    thr t = { .fn = ticker_fn };
-    atomic_store(&stop_workers, 0);
-    spawn(&t);
-    cr_assert(world_runs());
+    thr t;
+    if (!local_setup_ticking(&t)) return;
     tg_obj *kept[20];
     make_cycles(10, kept);
     drop_cycles(5);
@@ -1481,12 +1488,8 @@ static void auto_cb(int phase, const tg_gc_info *info, void *arg)
 
 Test(gc_ft, automatic_collections_of_generations_0_and_1_are_local, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
-    thr t = { .fn = ticker_fn };
-    atomic_store(&stop_workers, 0);
-    spawn(&t);
-    cr_assert(world_runs());
+    thr t;
+    if (!local_setup_ticking(&t)) return;
     cr_assert_eq(tg_gc_add_callback(auto_cb, NULL), 0);
     atomic_store(&auto_hooks, 0);
     memset(auto_stops, 0, sizeof auto_stops);
