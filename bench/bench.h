@@ -109,6 +109,12 @@ typedef struct tb_params {
 
 /* The backends: each runs one (workload, variant) in the calling process. */
 void tb_run_tangle(const tb_workload *w, tb_variant v, const tb_params *p, tb_result *r);
+/* One operation of scale_private (a 3-list of 2-lists of fresh ints, built
+   and dropped) and of scale_cycles (two lists that refer to each other,
+   dropped); 0, or -1 with the thread's error set. The calling thread is
+   attached. */
+int  tb_private_graph(void);
+int  tb_cycle_pair(void);
 void tb_run_c(const tb_workload *w, tb_variant v, const tb_params *p, tb_result *r);
 void tb_run_cpython(const tb_workload *w, tb_variant v, const tb_params *p, tb_result *r);
 int  tb_have_cpython(void);

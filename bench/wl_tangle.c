@@ -559,7 +559,9 @@ static void memory_1m(tb_result *r)
 
 /* ------------------------------------------------------------ scaling rows */
 
-static int op_private_graph(harness *h, int tid, uint64_t *rng)
+/* The scaling rows' operations on their own (bench.h: gc/bench's probe
+   runs them too). */
+int tb_private_graph(void)
 {
     tg_obj *root = tg_list_new(3);
     if (!root) return -1;
@@ -578,6 +580,17 @@ static int op_private_graph(harness *h, int tid, uint64_t *rng)
     tg_decref(root);
     return 0;
 }
+
+int tb_cycle_pair(void)
+{
+    tg_obj *a = tg_list_new(1), *b = tg_list_new(1);
+    int rc = (a && b && tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0) ? 0 : -1;
+    tg_xdecref(a);
+    tg_xdecref(b);
+    return rc;
+}
+
+static int op_private_graph(harness *h, int tid, uint64_t *rng) { return tb_private_graph(); }
 
 static int op_list_append_shared(harness *h, int tid, uint64_t *rng)
 {
@@ -615,14 +628,7 @@ static int op_dict_mixed(harness *h, int tid, uint64_t *rng)
     return 0;
 }
 
-static int op_cycle(harness *h, int tid, uint64_t *rng)
-{
-    tg_obj *a = tg_list_new(1), *b = tg_list_new(1);
-    int rc = (a && b && tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0) ? 0 : -1;
-    tg_xdecref(a);
-    tg_xdecref(b);
-    return rc;
-}
+static int op_cycle(harness *h, int tid, uint64_t *rng) { return tb_cycle_pair(); }
 
 static void scaling(const tb_workload *w, const tb_params *p, tb_result *r)
 {

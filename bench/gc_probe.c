@@ -1,8 +1,10 @@
 /*
- * gc/bench/gc_probe.c — where the time of a collecting workload goes, per
+ * bench/gc_probe.c — where the time of a collecting workload goes, per
  * thread: the free-threaded runtime, T threads each running one of
  *   cycles  make and drop a two-list cycle (scale_cycles' operation)
  *   tree    build and drop a private 10-object graph (scale_private's)
+ * — the bench's own operations (bench/wl_tangle.c, tb_cycle_pair and
+ * tb_private_graph) —
  * for a fixed time, then ops/s and, from tg_gc_get_stats, the thread time
  * per operation split into the mutator and each generation's collections,
  * collections per operation, and the local-collection counters. Not run by
@@ -25,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include "tangle.h"
+#include "bench/bench.h"
 #include "gc/gc_internal.h"
 
 enum { MAX_T = 64 };
@@ -40,36 +43,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int tree(void)
-{
-    tg_obj *root = tg_list_new(3);
-    if (!root) return -1;
-    for (int i = 0; i < 3; i++) {
-        tg_obj *sub = tg_list_new(2);
-        if (!sub) { tg_decref(root); return -1; }
-        for (int j = 0; j < 2; j++) {
-            tg_obj *x = tg_int(100000 + 2 * i + j);
-            int rc = x ? tg_list_append(sub, x) : -1;
-            tg_xdecref(x);
-            if (rc < 0) { tg_decref(sub); tg_decref(root); return -1; }
-        }
-        int rc = tg_list_append(root, sub);
-        tg_decref(sub);
-        if (rc < 0) { tg_decref(root); return -1; }
-    }
-    tg_decref(root);
-    return 0;
-}
-
-static int cycle(void)
-{
-    tg_obj *a = tg_list_new(1), *b = tg_list_new(1);
-    int rc = (a && b && tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0) ? 0 : -1;
-    tg_xdecref(a);
-    tg_xdecref(b);
-    return rc;
-}
-
 typedef struct { int index; long ops; int failed; } worker;
 
 static void *run(void *arg)
@@ -81,7 +54,7 @@ static void *run(void *arg)
     if (tg_thread_attach() < 0) { w->failed = 1; return NULL; }
     while (!atomic_load_explicit(&stop, memory_order_relaxed) && (max_ops < 0 || n < max_ops)) {
         for (int k = 0; k < 64; k++)
-            if ((use_tree ? tree() : cycle()) < 0) { w->failed = 1; goto out; }
+            if ((use_tree ? tb_private_graph() : tb_cycle_pair()) < 0) { w->failed = 1; goto out; }
         n += 64;
         tg_safepoint();
     }
