@@ -23,6 +23,7 @@
 
 #include "tg_test.h"
 #include "runtime/internal.h"
+#include "runtime/ft.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1010,9 +1011,11 @@ Test(ft, reserve_of_an_exited_thread_is_taken_over, .timeout = 60)
    holder keeps it for a time slice) and every append lands exactly once. */
 static _Atomic int rs_stop;
 static _Atomic long rs_count;
+static _tg_ft_tstate *_Atomic rs_hammer;   /* the hammering thread's state, once it runs */
 static void rs_hammer_fn(void *arg)
 {
     (void)arg;
+    atomic_store(&rs_hammer, _tg_tls_ts->ft);
     long n = 0;
     while (!atomic_load_explicit(&rs_stop, memory_order_relaxed) || n < 20000) {
         tg_obj *v = tg_int(1);
@@ -1138,6 +1141,96 @@ Test(ft, lists_used_in_turns_stop_being_reserved, .timeout = 60)
                  "turns: taking turns was not noticed", _tg_sticky_takeovers() - before, PP_TURNS);
     cr_assert_eq(lock_bits(rs_list) & (_TG_LOCK_STICKY | 1), 0);
     tg_decref(rs_list);
+    TG_END();
+}
+
+/* Start a hammering thread (rs_hammer_fn) on a fresh shared list and wait
+   until it holds it in reserve. */
+static pthread_t hm_start(thr *t)
+{
+    atomic_store(&bad, 0);
+    atomic_store(&rs_stop, 0);
+    atomic_store(&rs_hammer, NULL);
+    rs_shared_list();
+    thr touch = { .fn = rs_touch_fn };
+    join_released(spawn(&touch));
+    t->fn = rs_hammer_fn;
+    t->arg = NULL;
+    pthread_t id = spawn(t);
+    while (!atomic_load(&rs_hammer) || !sticky(rs_list)) sched_yield();
+    return id;
+}
+
+static void hm_finish(pthread_t id)
+{
+    atomic_store(&rs_stop, 1);
+    join_released(id);
+    cr_assert_eq(atomic_load(&bad), 0);
+    tg_decref(rs_list);
+}
+
+/* tg_mutex_lock takes a reservation over at once; from a holder busy with
+   the list (it reserved it a few microseconds before: the main thread takes
+   it as soon as it sees it) that is not turn-taking, and the holder must
+   not be told to stop reserving (it would then hammer on the plain lock,
+   contended, for the whole hold-off). A holder that happens to be
+   preempted looks idle (criterion runs this file's tests in parallel on 2
+   CPUs), so some marks are allowed; without the busy test nearly every
+   round marks it. */
+Test(ft, taking_a_busy_holders_fresh_reservation_does_not_mark_it_as_taking_turns, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: reservations are never made");
+    thr t;
+    pthread_t id = hm_start(&t);
+    _tg_ft_tstate *holder = atomic_load(&rs_hammer);
+    enum { ROUNDS = 8 };
+    int marked = 0, taken = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        __atomic_store_n(&holder->turns_obj, NULL, __ATOMIC_RELAXED);
+        while (!sticky(rs_list)) _TG_CPU_RELAX();       /* reserved just now */
+        uint64_t before = _tg_sticky_takeovers();
+        tg_mutex_lock(&rs_list->ob_mutex);
+        taken += _tg_sticky_takeovers() != before;
+        marked += __atomic_load_n(&holder->turns_obj, __ATOMIC_RELAXED) == rs_list;
+        tg_mutex_unlock(&rs_list->ob_mutex);
+    }
+    hm_finish(id);
+    cr_assert_geq(taken, ROUNDS / 2, "the reservations were taken over (%d of %d rounds)", taken, ROUNDS);
+    cr_assert_leq(marked, ROUNDS / 2, "a busy holder was marked as taking turns in %d of %d rounds", marked, ROUNDS);
+    TG_END();
+}
+
+/* A critical section waits out a busy holder's slice (up to 1 ms, as a list
+   operation does) instead of taking the reservation at once. A holder
+   preempted at that moment (criterion runs this file's tests in parallel
+   on 2 CPUs) looks idle and is taken over at once, so a batch of sections
+   passes when two of them waited; up to five batches. Taken over at once,
+   a section waits a few microseconds (checked: every batch fails then). */
+Test(ft, critical_section_waits_out_a_busy_holders_slice, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    cr_assert(have_bias(), "membarrier() unavailable: reservations are never made");
+    thr t;
+    pthread_t id = hm_start(&t);
+    enum { BATCHES = 5, ROUNDS = 9 };
+    int long_waits = 0;
+    uint64_t longest = 0;
+    for (int b = 0; b < BATCHES && long_waits < 2; b++) {
+        long_waits = 0;
+        for (int r = 0; r < ROUNDS; r++) {
+            while (!sticky(rs_list)) sched_yield();
+            uint64_t t0 = _tg_now_ns();
+            TG_BEGIN_CRITICAL_SECTION(rs_list)
+            uint64_t waited = _tg_now_ns() - t0;
+            long_waits += waited >= 300000u;
+            if (waited > longest) longest = waited;
+            TG_END_CRITICAL_SECTION()
+        }
+    }
+    hm_finish(id);
+    cr_assert_geq(long_waits, 2, "%d of %d sections waited 0.3 ms or more in the last batch (longest %" PRIu64
+                  " ns): the busy holder's slice was not waited out", long_waits, ROUNDS, longest);
     TG_END();
 }
 
