@@ -427,6 +427,11 @@ static void tables_for_generation(ctx *x, int gen)
     }
 }
 
+/* A member of the unreachable set: GC_UNREACH, and not a young or aged
+   object outside the set at rest, whose slot bits may include GC_UNREACH
+   (bit 3 is never set in an unreachable object's bits; tables_for_unreachable). */
+static inline bool unreach_bits(uint8_t b) { return (b & GC_UNREACH) && !(b & GC_LOCAL); }
+
 /* Membership of the unreachable set (phase 6). Bit 3 is never set in an
    unreachable object's bits; it is in a thread's young object (GC_LOCAL),
    whose slot bits may include GC_UNREACH: a finalizer may have stored a new
@@ -434,7 +439,7 @@ static void tables_for_generation(ctx *x, int gen)
 static void tables_for_unreachable(ctx *x)
 {
     for (int b = 0; b < 256; b++) {
-        bool m = (b & GC_UNREACH) && !(b & GC_LOCAL);
+        bool m = unreach_bits((uint8_t)b);
         x->member[b] = m;
         x->fresh[b] = m && !(b & GC_REFS) ? (uint8_t)((b | GC_REFS) & ~GC_TENT) : 0;   /* TENT: left by classify */
         x->markable[b] = m && !(b & GC_REACH);
@@ -451,7 +456,7 @@ static inline bool has_legacy_finalizer(const tg_obj *o)
 
 static int visit_move_to(tg_obj *c, void *list)
 {
-    if (c->ob_gc_bits & GC_UNREACH) {
+    if (unreach_bits(c->ob_gc_bits)) {
         c->ob_gc_bits = GC_TRACKED;
         gc_list_move(_tg_as_gc(c), list);
     }
@@ -642,7 +647,7 @@ static bool bulk_ok(const ctx *x, bool any_fin, bool any_weak)
 static inline bool in_garbage(const tg_obj *c, uintptr_t tid)
 {
     if (tid && __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != tid) return false;
-    return (c->ob_gc_bits & GC_UNREACH) != 0;
+    return unreach_bits(c->ob_gc_bits);
 }
 
 static void bulk_delete(_tg_gchead *unreach, uintptr_t tid)
