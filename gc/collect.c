@@ -411,13 +411,16 @@ static size_t classify_local(_tg_gchead *list, _tg_gchead *unreach, ctx *x) { re
    fresh table is what tells such bits from a set gc_refs. The same for the
    aged lists spliced into generation 1 (a collection of generation 1 or 2:
    gen 1 | GC_LOCAL | slot << 4); a collection of generation 0 does not
-   gather them, and gen 1 > 0 keeps them out of its set. */
-static void tables_for_generation(ctx *x, int gen)
+   gather them, and gen 1 > 0 keeps them out of its set. The young objects
+   of the slots in skipped (bit s: slot s) were not gathered: their bits at
+   rest (gen 0 | GC_LOCAL | s << 4) are not members either. */
+static void tables_for_generation(ctx *x, int gen, uint16_t skipped)
 {
     for (int b = 0; b < 256; b++) {
         int g = gc_gen_of((uint8_t)b);
-        bool m = (b & GC_TRACKED) && g <= gen && (g < 2 || (b & GC_PARITY) == _tg_gcs.parity);
         bool young = gc_bits_local((uint8_t)b);         /* young or aged, spliced in */
+        bool m = (b & GC_TRACKED) && g <= gen && (g < 2 || (b & GC_PARITY) == _tg_gcs.parity)
+                 && !(young && g == 0 && (skipped >> (b >> GC_SLOT_SHIFT) & 1));
         x->member[b] = m;
         x->fresh[b] = !m ? 0
             : young ? (uint8_t)(GC_TRACKED | GC_REFS)
@@ -826,7 +829,7 @@ void _tg_gc_validate_all(const char *when)
 
 /* ---------------------------------------------------------------- main */
 
-void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split)
+void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split, uint16_t skipped)
 {
     TG_CHAOS_POINT(TG_CHAOS_SITE_GC);
     _tg_gcstate *s = &_tg_gcs;
@@ -847,7 +850,7 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
     x.tent_finalize = x.tent_nobulk = false;
 
     /* 1-2. count, classify */
-    tables_for_generation(&x, gen);
+    tables_for_generation(&x, gen, skipped);
     x.keep_bits = gen == GC_NGENS - 1
         ? (uint8_t)(GC_TRACKED | (2 << GC_GEN_SHIFT) | (s->parity ^ GC_PARITY))
         : gc_bits_at_rest(old);
@@ -907,8 +910,11 @@ void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, 
         *collected = (intptr_t)nunreach;
         _tg_gc_world_restart();
         /* The set is private now (see bulk_ok): local young collections of
-           other threads may run beside the rest (gc/gc.c, local_guard_ok). */
-        __atomic_store_n(&_tg_gcs.locals_ok, 1, __ATOMIC_RELEASE);
+           other threads may run beside the rest (gc/gc.c, local_guard_ok)
+           — unless their young lists were left out of the set: its garbage
+           may then refer to objects that such a collection would be
+           marking, whose bits bulk_delete reads (in_garbage). */
+        if (!skipped) __atomic_store_n(&_tg_gcs.locals_ok, 1, __ATOMIC_RELEASE);
         bulk_delete(&unreach, 0);
         return;
     }

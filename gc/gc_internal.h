@@ -225,7 +225,12 @@ TG_INTERNAL size_t _tg_gc_list_size(const _tg_gchead *h);
    mode, the world stopped by the caller for this collection): the world is
    stopped on entry and running on return; finalizers, clearing and weakref
    callbacks run with it running (gc/collect.c's header). */
-TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split);
+TG_INTERNAL intptr_t _tg_gc_collect_as_automatic(int gen);   /* tests (gc.c) */
+/* skipped: the slots whose young lists the collection leaves out (bit s:
+   slot s; free-threaded mode's automatic collections, gc/gc.c
+   young_gather_lazy): their young objects are outside the set. */
+TG_INTERNAL void _tg_gc_collect_main(int gen, intptr_t *collected, intptr_t *uncollectable, bool split,
+                                     uint16_t skipped);
 /* gc/collect.c: a local collection (free-threaded mode, world running) of
    the calling thread's own young list young (slot) — gen 0 — or of its
    young and aged lists — gen 1 —, if eligible (gc/collect.c explains);

@@ -27,6 +27,7 @@
 /* gc/gc_internal.h (not included: its names clash with this file's) */
 extern intptr_t _tg_gc_collect_local(void);
 extern intptr_t _tg_gc_collect_local_gen(int gen);
+extern intptr_t _tg_gc_collect_as_automatic(int gen);
 extern void (*_tg_gc_local_hook)(void);
 void _tg_gc_local_counts(uint64_t *runs, uint64_t *runs1, uint64_t *fallbacks);
 static uint64_t local_runs(void) { uint64_t r; _tg_gc_local_counts(&r, NULL, NULL); return r; }
@@ -1551,6 +1552,102 @@ Test(gc_ft, zombie_on_an_aged_list_not_yet_queued_when_collections_start)
     cr_assert_eq(tg_gc_collect(-1), 0);
     tg_gc_enable();
     fini_ft();
+}
+
+/* ------------------------- automatic collections and other threads' lists
+
+   A collection of the generations that an automatic trigger starts leaves
+   out the young lists of the other threads that collect them themselves (a
+   local collection of the slot since the last automatic collection): their
+   owners free that garbage, not the collector (gc/gc.c, young_gather_lazy).
+   An idle thread's young list is gathered by the next one; tg_gc_collect
+   gathers every list. _tg_gc_collect_as_automatic runs the collection an
+   automatic trigger would. */
+
+enum { YL_CYCLES = 50 };
+static _Atomic int yl_phase;          /* the worker's progress; the main thread's go */
+static _Atomic intptr_t yl_local;     /* what the worker's second local collection freed */
+
+/* Collects its young list once (so it counts as collecting its own), leaves
+   YL_CYCLES two-list cycles on it, and waits released; at phase 2 it runs a local
+   collection (when asked: arg != NULL) and reports what it freed. */
+static void yl_worker(void *arg)
+{
+    tg_obj *x = tg_list_new(0);                 /* claims a slot */
+    WCHECK(x != NULL);
+    tg_xdecref(x);
+    WCHECK(_tg_gc_collect_local() >= 0);
+    for (int i = 0; i < YL_CYCLES; i++) {
+        tg_obj *a = tg_list_new(0), *b = tg_list_new(0);
+        WCHECK(a && b && tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0);
+        tg_xdecref(a);
+        tg_xdecref(b);
+    }
+    atomic_store(&yl_phase, 1);
+    TG_BEGIN_ALLOW_THREADS
+    while (atomic_load(&yl_phase) < 2) sched_yield();
+    TG_END_ALLOW_THREADS
+    if (arg) atomic_store(&yl_local, _tg_gc_collect_local());
+    atomic_store(&yl_phase, 3);
+}
+
+/* local_setup, then the worker started and its cycle made; false (cleaned
+   up) without biased counts */
+static bool yl_start(thr *w, bool collect_later)
+{
+    local_setup();
+    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return false; }
+    atomic_store(&yl_phase, 0);
+    atomic_store(&yl_local, -1);
+    *w = (thr){ .fn = yl_worker, .arg = collect_later ? (void *)w : NULL };
+    spawn(w);
+    while (atomic_load(&yl_phase) < 1) { tg_safepoint(); sched_yield(); }
+    return true;
+}
+
+static void yl_finish(thr *w)
+{
+    atomic_store(&yl_phase, 2);
+    join_released(w);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+Test(gc_ft, automatic_collection_leaves_a_collecting_thread_s_young_list_to_it, .timeout = 60)
+{
+    thr w;
+    if (!yl_start(&w, true)) return;
+    long before[3];
+    tg_gc_get_count(before);
+    cr_assert_eq(_tg_gc_collect_as_automatic(2), 0, "the worker's cycles are its own to free");
+    long after[3];
+    tg_gc_get_count(after);
+    /* (less what its last count flush had not passed on: < 32) */
+    cr_assert_geq(after[0], 2 * YL_CYCLES - 32, "the worker's part of count[0] still counts its young objects (%ld)",
+                  after[0]);
+    atomic_store(&yl_phase, 2);
+    while (atomic_load(&yl_phase) < 3) sched_yield();
+    cr_assert_eq(atomic_load(&yl_local), 2 * YL_CYCLES, "the worker's own collection freed its cycles (got %ld)",
+                 (long)atomic_load(&yl_local));
+    yl_finish(&w);
+}
+
+Test(gc_ft, automatic_collection_gathers_an_idle_thread_s_young_list, .timeout = 60)
+{
+    thr w;
+    if (!yl_start(&w, false)) return;
+    cr_assert_eq(_tg_gc_collect_as_automatic(2), 0, "left out: the worker had collected since the last one");
+    cr_assert_eq(_tg_gc_collect_as_automatic(2), 2 * YL_CYCLES, "gathered: the worker has not collected since");
+    yl_finish(&w);
+}
+
+Test(gc_ft, explicit_collection_gathers_every_young_list, .timeout = 60)
+{
+    thr w;
+    if (!yl_start(&w, false)) return;
+    cr_assert_eq(tg_gc_collect(-1), 2 * YL_CYCLES);
+    yl_finish(&w);
 }
 
 /* Slots 4-7 and 12-15 put the bit of "unreachable" in their young and aged
