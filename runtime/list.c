@@ -446,18 +446,40 @@ static TG_NOINLINE int list_append_locked(tg_obj *o, tg_obj *item)
     return r;
 }
 
-/* The common append inside a biased section or under a reserved lock,
-   inlined there: the slot is free and the item not NULL. Anything else
-   (growth, errors) goes to tg_list_append_impl. */
-static inline __attribute__((always_inline)) int list_append_here(tg_obj *o, tg_obj *item)
+/* Inside a biased section or under a reserved lock (free-threaded mode):
+   the append that tg_list_append's inline path leaves (growth, an item
+   another thread owns, errors), then the section's end. A tail call from
+   there, so that the inline path needs no stack frame. */
+static TG_NOINLINE int list_append_in_section(tg_obj *o, tg_obj *item)
 {
+    int r = tg_list_append_impl(o, item);
+    _tg_bias_exit();                         /* the same slot for both */
+    return r;
+}
+
+/* The common append, with no call but tail calls: in GIL mode, or in
+   free-threaded mode inside the owner's biased section or under a reserved
+   lock; room in the block; the item immortal or owned by the calling
+   thread (its count a plain increment). Anything else goes out of line:
+   tg_list_append_impl (GIL mode, errors), list_append_in_section,
+   list_append_locked. Written once, inlined once per mode (ft a constant
+   there), so that each mode's path is straight-line code. */
+static inline __attribute__((always_inline)) int list_append_fast(tg_obj *o, tg_obj *item, bool ft)
+{
+    /* the owner while the bias stands, or the holder of a reserved lock */
+    if (ft && !_tg_bias_enter(o) && !_tg_sticky_enter(o)) return list_append_locked(o, item);
     _tg_list *l = (_tg_list *)o;
     _tg_items *it = l->items;
     size_t len = l->len;
-    if (TG_UNLIKELY(!item || !it || len == it->cap)) return tg_list_append_impl(o, item);
+    uint32_t n = __atomic_load_n(&item->ob_ref_local, __ATOMIC_RELAXED) + 1;   /* 0: immortal */
+    if (TG_UNLIKELY(!it || len == it->cap
+                    || (n && __atomic_load_n(&item->ob_tid, __ATOMIC_RELAXED) != _tg_tls_tid)))
+        return ft ? list_append_in_section(o, item) : tg_list_append_impl(o, item);
+    if (n) __atomic_store_n(&item->ob_ref_local, n, __ATOMIC_RELAXED);   /* tg_incref's owner path */
     TG_CHAOS_POINT(TG_CHAOS_SITE_LIST);
-    __atomic_store_n(&it->item[len], _tg_newref(item), __ATOMIC_RELEASE);
+    __atomic_store_n(&it->item[len], item, __ATOMIC_RELEASE);
     __atomic_store_n(&l->len, len + 1, __ATOMIC_RELEASE);
+    if (ft) _tg_bias_exit();                 /* the same slot for both */
     return 0;
 }
 
@@ -468,12 +490,9 @@ TG_API int tg_list_append(tg_obj *o, tg_obj *item)
        the list's lock. The ft_append_exact scenario must catch it. */
     return tg_list_append_impl(o, item);
 #endif
-    if (!_tg_ft() || !o || _tg_kind_of(o) != _TG_K_LIST) return tg_list_append_impl(o, item);
-    /* the owner while the bias stands, or the holder of a reserved lock */
-    if (!_tg_bias_enter(o) && !_tg_sticky_enter(o)) return list_append_locked(o, item);
-    int r = list_append_here(o, item);
-    _tg_bias_exit();                         /* the same slot for both */
-    return r;
+    if (TG_UNLIKELY(!o || !item || _tg_kind_of(o) != _TG_K_LIST)) return tg_list_append_impl(o, item);
+    if (_tg_ft()) return list_append_fast(o, item, true);
+    return list_append_fast(o, item, false);
 }
 TG_API int tg_list_set(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_set_impl(o, i, item)); }
 TG_API int tg_list_insert(tg_obj *o, ptrdiff_t i, tg_obj *item) { LOCKED1(o, int, tg_list_insert_impl(o, i, item)); }

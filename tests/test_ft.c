@@ -663,6 +663,50 @@ Test(ft, five_threads_append_exactly_50000)
     TG_END();
 }
 
+/* The owner's append to its own list, inline (runtime/list.c,
+   list_append_fast), with each kind of item: its own (a plain increment),
+   another thread's (the shared count, out of line inside the section), an
+   immortal (not written); the block growing meanwhile. */
+static tg_obj *oa_item;
+static void oa_make_fn(void *arg) { (void)arg; oa_item = cnt_new(cnt_type); }
+
+Test(ft, owner_appends_its_own_another_thread_s_and_immortal_items)
+{
+    init_ft(TG_RC_DEFAULT);
+    make_types();
+    thr t = { .fn = oa_make_fn };
+    join_released(spawn(&t));
+    tg_obj *other = OK(oa_item);                  /* made by the thread, now ours to drop */
+    tg_obj *mine = OK(cnt_new(cnt_type));
+    tg_obj *none = tg_none();
+    uint32_t none_local = none->ob_ref_local;
+    tg_obj *l = OK(tg_list_new(0));
+    for (int i = 0; i < 100; i++) {               /* 300 items: the block grows */
+        cr_assert_eq(tg_list_append(l, mine), 0);
+        cr_assert_eq(tg_list_append(l, other), 0);
+        cr_assert_eq(tg_list_append(l, none), 0);
+    }
+    cr_assert_eq(tg_list_len(l), 300u);
+    cr_assert_eq(tg_refcount(mine), 101);
+    cr_assert_eq(tg_refcount(other), 101);
+    cr_assert_eq(none->ob_ref_local, none_local, "an immortal's count is never written");
+    for (int i = 0; i < 300; i++) {
+        tg_obj *v = OK(tg_list_get(l, i));
+        cr_assert_eq(v, i % 3 == 0 ? mine : i % 3 == 1 ? other : none, "item %d", i);
+        tg_decref(v);
+    }
+    cr_assert_eq(tg_list_append(l, NULL), -1, "a NULL item is an error");
+    tg_decref(l);
+    cr_assert_eq(tg_refcount(mine), 1);
+    cr_assert_eq(tg_refcount(other), 1);
+    tg_decref(mine);
+    tg_decref(other);
+    cr_assert_eq(atomic_load(&deallocs), 2);
+    cr_assert_eq(atomic_load(&double_frees), 0);
+    cr_assert_eq(atomic_load(&bad), 0);
+    TG_END();
+}
+
 /* ------------------------------------------------- owner-biased locks
    sync/bias.c: the creating thread mutates its lists and dicts without their
    lock; the first other thread that locks or reads one revokes the bias
