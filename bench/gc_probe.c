@@ -11,11 +11,19 @@
  * ctest; docs/PERFORMANCE.md ("count[0] per thread") has what it measured.
  *
  *   gc_probe [--threads T] [--seconds S] [--ops N] [--op cycles|tree]
- *            [--mix] [--threshold T0,T1,T2]
+ *            [--neighbour KIND] [--mix] [--threshold T0,T1,T2]
  *
- * --mix: thread 1 runs `tree` while the others run `cycles`; the figure
- * reported is thread 0's ops/s (what a collecting thread keeps when its
- * neighbour uses the runtime without collecting).
+ * --neighbour KIND: thread 1 runs KIND instead while the others run
+ * `cycles`; the figure reported is thread 0's ops/s — what a collecting
+ * thread keeps beside a neighbour that does KIND:
+ *   spin   a loop over 32 KiB of its own in C, not attached
+ *   idle   attached, passing safepoints only
+ *   mem    tg_mem_alloc / tg_mem_free of 64 bytes (the allocator only)
+ *   int    make and drop an int object (not a container)
+ *   list   make and drop an empty list (tracked, freed by its count)
+ *   tree   scale_private's graph (containers, acyclic: no collections)
+ *   cycles the same as thread 0 (its cyclic garbage is collected)
+ * --mix is --neighbour tree.
  * --ops N: each thread stops after N operations (for callgrind, where time
  * means nothing); --seconds is then only an upper bound.
  * The first line is "T=<threads> <ops/s>M ..." (scripts/ab.py reads it).
@@ -29,11 +37,15 @@
 #include "tangle.h"
 #include "bench/bench.h"
 #include "gc/gc_internal.h"
+#include "alloc/alloc.h"
 
 enum { MAX_T = 64 };
 static atomic_int stop;
 static pthread_barrier_t start;
-static int op_tree, mix;
+enum nb_kind { NB_NONE, NB_SPIN, NB_IDLE, NB_MEM, NB_INT, NB_LIST, NB_TREE, NB_CYCLES };
+static const char *const nb_names[] = { "", "spin", "idle", "mem", "int", "list", "tree", "cycles" };
+static int op_tree, neighbour;
+static volatile uint64_t nb_sink;
 static long max_ops = -1;
 
 static double now_s(void)
@@ -45,16 +57,46 @@ static double now_s(void)
 
 typedef struct { int index; long ops; int failed; } worker;
 
+/* --neighbour spin: xorshift stores over a private 32 KiB, no runtime */
+static void spin_loop(void)
+{
+    static _Thread_local uint64_t buf[4096];
+    uint64_t x = 88172645463325252u;
+    while (!atomic_load_explicit(&stop, memory_order_relaxed))
+        for (int k = 0; k < 4096; k++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            buf[x & 4095] += x;
+        }
+    nb_sink = buf[x & 4095];
+}
+
+/* One operation of thread 1 under --neighbour (attached kinds). */
+static int neighbour_op(int k)
+{
+    switch (neighbour) {
+    case NB_IDLE: nb_sink++; return 0;
+    case NB_MEM: { void *m = tg_mem_alloc(64); if (!m) return -1; tg_mem_free(m); return 0; }
+    case NB_INT: { tg_obj *o = tg_int(1000000 + k); if (!o) return -1; tg_decref(o); return 0; }
+    case NB_LIST: { tg_obj *o = tg_list_new(0); if (!o) return -1; tg_decref(o); return 0; }
+    case NB_TREE: return tb_private_graph();
+    default: return tb_cycle_pair();
+    }
+}
+
 static void *run(void *arg)
 {
     worker *w = arg;
-    int use_tree = op_tree || (mix && w->index == 1);
+    bool nb = neighbour && w->index == 1;
     long n = 0;
     pthread_barrier_wait(&start);
+    if (nb && neighbour == NB_SPIN) { spin_loop(); return NULL; }
     if (tg_thread_attach() < 0) { w->failed = 1; return NULL; }
     while (!atomic_load_explicit(&stop, memory_order_relaxed) && (max_ops < 0 || n < max_ops)) {
         for (int k = 0; k < 64; k++)
-            if ((use_tree ? tb_private_graph() : tb_cycle_pair()) < 0) { w->failed = 1; goto out; }
+            if ((nb ? neighbour_op(k) : op_tree ? tb_private_graph() : tb_cycle_pair()) < 0) {
+                w->failed = 1;
+                goto out;
+            }
         n += 64;
         tg_safepoint();
     }
@@ -66,8 +108,8 @@ out:
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gc_probe [--threads T] [--seconds S] [--ops N] [--op cycles|tree] [--mix]"
-                    " [--threshold T0,T1,T2]\n");
+    fprintf(stderr, "usage: gc_probe [--threads T] [--seconds S] [--ops N] [--op cycles|tree]"
+                    " [--neighbour spin|idle|mem|int|list|tree|cycles] [--mix] [--threshold T0,T1,T2]\n");
     exit(2);
 }
 
@@ -84,13 +126,19 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--seconds") && v) seconds = atof(argv[++i]);
         else if (!strcmp(a, "--ops") && v) max_ops = atol(argv[++i]);
         else if (!strcmp(a, "--op") && v) { op_tree = !strcmp(v, "tree"); if (!op_tree && strcmp(v, "cycles")) usage(); i++; }
-        else if (!strcmp(a, "--mix")) mix = 1;
+        else if (!strcmp(a, "--mix")) neighbour = NB_TREE;
+        else if (!strcmp(a, "--neighbour") && v) {
+            neighbour = NB_NONE;
+            for (int k = NB_SPIN; k <= NB_CYCLES; k++) if (!strcmp(v, nb_names[k])) neighbour = k;
+            if (neighbour == NB_NONE) usage();
+            i++;
+        }
         else if (!strcmp(a, "--threshold") && v) {
             if (sscanf(argv[++i], "%ld,%ld,%ld", &cfg.gc_threshold[0], &cfg.gc_threshold[1],
                        &cfg.gc_threshold[2]) != 3) usage();
         } else usage();
     }
-    if (threads < 1 || threads > MAX_T || seconds <= 0 || (mix && threads < 2)) usage();
+    if (threads < 1 || threads > MAX_T || seconds <= 0 || (neighbour && (threads < 2 || op_tree))) usage();
     if (tg_init(&cfg) < 0) { fprintf(stderr, "gc_probe: tg_init: %s\n", tg_error_message()); return 1; }
 
     pthread_t th[MAX_T];
@@ -125,8 +173,9 @@ int main(int argc, char **argv)
     if (failed) { fprintf(stderr, "gc_probe: an operation failed: %s\n", tg_error_message()); return 1; }
 
     double secs = t1 - t0;
-    if (mix) {
-        printf("T=1 %.2fM ops/s (thread 0, cycles, beside a tree thread)\n", (double)w[0].ops / secs / 1e6);
+    if (neighbour) {
+        printf("T=1 %.2fM ops/s (thread 0, cycles; thread 1: %s)\n", (double)w[0].ops / secs / 1e6,
+               nb_names[neighbour]);
         tg_fini();
         return 0;
     }
@@ -148,6 +197,9 @@ int main(int argc, char **argv)
     _tg_gc_local_counts(&runs, &runs1, &fallbacks);
     printf("  local collections %lu (of generation 1: %lu), fallbacks %lu\n",
            (unsigned long)runs, (unsigned long)runs1, (unsigned long)fallbacks);
+    _tg_alloc_counters ac;
+    _tg_alloc_get_counters(&ac);
+    printf("  allocator: remote frees %zu, pools adopted %zu\n", ac.remote_frees, ac.pools_adopted);
     tg_fini();
     return 0;
 }
