@@ -45,7 +45,8 @@ static pthread_barrier_t start;
 enum nb_kind { NB_NONE, NB_SPIN, NB_IDLE, NB_MEM, NB_INT, NB_LIST, NB_TREE, NB_CYCLES };
 static const char *const nb_names[] = { "", "spin", "idle", "mem", "int", "list", "tree", "cycles" };
 static int op_tree, neighbour;
-static volatile uint64_t nb_sink;
+static volatile uint64_t nb_sink;      /* written once, at the end */
+static _Thread_local volatile uint64_t nb_count;   /* --neighbour idle: its own line */
 static long max_ops = -1;
 
 static double now_s(void)
@@ -74,7 +75,7 @@ static void spin_loop(void)
 static int neighbour_op(int k)
 {
     switch (neighbour) {
-    case NB_IDLE: nb_sink++; return 0;
+    case NB_IDLE: nb_count++; return 0;
     case NB_MEM: { void *m = tg_mem_alloc(64); if (!m) return -1; tg_mem_free(m); return 0; }
     case NB_INT: { tg_obj *o = tg_int(1000000 + k); if (!o) return -1; tg_decref(o); return 0; }
     case NB_LIST: { tg_obj *o = tg_list_new(0); if (!o) return -1; tg_decref(o); return 0; }

@@ -21,7 +21,9 @@
  * Stopping (T, counted): at its next safepoint (or when it releases or
  * detaches, whichever comes first) T takes the registry lock, clears
  * counted, sets its status SUSPENDED, decrements the countdown (signalling
- * R at zero). A safepoint then sleeps on restart_cv while SUSPENDED.
+ * R at zero). A safepoint then waits while SUSPENDED: it spins
+ * _TG_STW_SPIN_NS on its status (most pauses are shorter), then sleeps on
+ * restart_cv.
  * Restart (R): under the registry lock, every SUSPENDED status becomes
  * DETACHED, every _TG_EB_STW is cleared, requested = 0, broadcast restart_cv.
  * Parked threads re-attach (DETACHED -> ATTACHED) by themselves.
@@ -123,6 +125,26 @@ static void wait_restart_locked(_tg_tstate *ts)
         pthread_cond_wait(&stw.restart_cv, &_tg_rt.registry_lock);
 }
 
+/* A parked thread (counted, now SUSPENDED) waits for the restart: first
+   by looking at its status, as the requester waits for the countdown
+   (wait_stopped) — most pauses last a few microseconds, and a futex sleep
+   costs the thread the pause plus a wake-up (an idle vCPU's, in a VM) —
+   then asleep on restart_cv. The restart's status store (seq_cst, under
+   the registry lock) is what the load sees, with the collector's writes
+   before it. Registry lock not held. */
+static void wait_restart(_tg_tstate *ts)
+{
+    uint64_t start = _tg_now_ns(), now = start;
+    do {
+        if (now - start < _TG_STW_SPIN_NS / 8) ck_pr_stall(); else sched_yield();
+        if (atomic_load(&ts->status) != _TG_TS_SUSPENDED) return;
+        now = _tg_now_ns();
+    } while (now - start < _TG_STW_SPIN_NS);
+    REG_LOCK();
+    wait_restart_locked(ts);
+    REG_UNLOCK();
+}
+
 void _tg_sync_leave(_tg_tstate *ts)
 {
     TG_ASSERT2(atomic_load(&ts->status) == _TG_TS_ATTACHED);
@@ -200,8 +222,8 @@ static void park_for_stop(_tg_tstate *ts)
     atomic_store(&ts->status, _TG_TS_DETACHED);
     REG_LOCK();
     settle_counted_locked(ts);
-    wait_restart_locked(ts);
     REG_UNLOCK();
+    wait_restart(ts);
     _tg_sync_enter(ts);
 }
 
