@@ -19,9 +19,16 @@
  *   spin   a loop over 32 KiB of its own in C, not attached
  *   idle   attached, passing safepoints only
  *   mem    tg_mem_alloc / tg_mem_free of 64 bytes (the allocator only)
+ *   memchurn keep 600 blocks of 64 bytes, then free them (the allocator
+ *          only, churn's pattern)
+ *   glibcchurn the same with glibc's malloc and free
  *   int    make and drop an int object (not a container)
  *   list   make and drop an empty list (tracked, freed by its count)
  *   tree   scale_private's graph (containers, acyclic: no collections)
+ *   churn  keep 600 empty lists, then drop them (under threshold[0]: no automatic collection; cycles' allocation
+ *          pattern; freed by their counts, no collection)
+ *   walk   churn, with a local young collection of the 600 live lists
+ *          before each drop (the collector's walk, nothing to free)
  *   cycles the same as thread 0 (its cyclic garbage is collected)
  * --mix is --neighbour tree.
  * --ops N: each thread stops after N operations (for callgrind, where time
@@ -42,9 +49,12 @@
 enum { MAX_T = 64 };
 static atomic_int stop;
 static pthread_barrier_t start;
-enum nb_kind { NB_NONE, NB_SPIN, NB_IDLE, NB_MEM, NB_INT, NB_LIST, NB_TREE, NB_CYCLES };
-static const char *const nb_names[] = { "", "spin", "idle", "mem", "int", "list", "tree", "cycles" };
+enum nb_kind { NB_NONE, NB_SPIN, NB_IDLE, NB_MEM, NB_MEMCHURN, NB_GLIBCCHURN, NB_INT, NB_LIST, NB_TREE, NB_CHURN, NB_WALK, NB_CYCLES };
+static const char *const nb_names[] = { "", "spin", "idle", "mem", "memchurn", "glibcchurn", "int", "list", "tree", "churn", "walk", "cycles" };
+extern intptr_t _tg_gc_collect_local(void);
 static int op_tree, neighbour;
+enum { CHURN_MAX = 4096 };
+static int churn_n = 600;              /* --churn N: the kept set of churn, walk, memchurn, glibcchurn */
 static volatile uint64_t nb_sink;      /* written once, at the end */
 static _Thread_local volatile uint64_t nb_count;   /* --neighbour idle: its own line */
 static long max_ops = -1;
@@ -77,9 +87,41 @@ static int neighbour_op(int k)
     switch (neighbour) {
     case NB_IDLE: nb_count++; return 0;
     case NB_MEM: { void *m = tg_mem_alloc(64); if (!m) return -1; tg_mem_free(m); return 0; }
+    case NB_MEMCHURN: {               /* churn's pattern with tg_mem_alloc blocks of a list's size */
+        static _Thread_local void *blk[CHURN_MAX];
+        static _Thread_local int nb;
+        if (!(blk[nb++] = tg_mem_alloc(64))) return -1;
+        if (nb == churn_n) { for (int i = 0; i < churn_n; i++) tg_mem_free(blk[i]); nb = 0; }
+        return 0;
+    }
+    case NB_GLIBCCHURN: {             /* memchurn with glibc malloc: the same pattern, not tangle's allocator */
+        static _Thread_local void *gblk[CHURN_MAX];
+        static _Thread_local int ng;
+        if (!(gblk[ng++] = malloc(64))) return -1;
+        if (ng == churn_n) { for (int i = 0; i < churn_n; i++) free(gblk[i]); ng = 0; }
+        return 0;
+    }
     case NB_INT: { tg_obj *o = tg_int(1000000 + k); if (!o) return -1; tg_decref(o); return 0; }
     case NB_LIST: { tg_obj *o = tg_list_new(0); if (!o) return -1; tg_decref(o); return 0; }
     case NB_TREE: return tb_private_graph();
+    case NB_CHURN: {                  /* 600 lists made, then dropped: cycles' memory pattern, no collection */
+        static _Thread_local tg_obj *keep[CHURN_MAX];
+        static _Thread_local int nkeep;
+        if (!(keep[nkeep++] = tg_list_new(0))) return -1;
+        if (nkeep == churn_n) { for (int i = 0; i < churn_n; i++) tg_decref(keep[i]); nkeep = 0; }
+        return 0;
+    }
+    case NB_WALK: {                   /* churn, and a local collection of the 600 live lists before each drop */
+        static _Thread_local tg_obj *live[CHURN_MAX];
+        static _Thread_local int n;
+        if (!(live[n++] = tg_list_new(0))) return -1;
+        if (n == churn_n) {
+            _tg_gc_collect_local();   /* -1 while a collection of the generations runs: skipped */
+            for (int i = 0; i < churn_n; i++) tg_decref(live[i]);
+            n = 0;
+        }
+        return 0;
+    }
     default: return tb_cycle_pair();
     }
 }
@@ -110,7 +152,7 @@ out:
 static void usage(void)
 {
     fprintf(stderr, "usage: gc_probe [--threads T] [--seconds S] [--ops N] [--op cycles|tree]"
-                    " [--neighbour spin|idle|mem|int|list|tree|cycles] [--mix] [--threshold T0,T1,T2]\n");
+                    " [--neighbour spin|idle|mem|memchurn|glibcchurn|int|list|tree|churn|walk|cycles] [--churn N] [--mix] [--threshold T0,T1,T2]\n");
     exit(2);
 }
 
@@ -128,6 +170,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ops") && v) max_ops = atol(argv[++i]);
         else if (!strcmp(a, "--op") && v) { op_tree = !strcmp(v, "tree"); if (!op_tree && strcmp(v, "cycles")) usage(); i++; }
         else if (!strcmp(a, "--mix")) neighbour = NB_TREE;
+        else if (!strcmp(a, "--churn") && v) { churn_n = atoi(argv[++i]); if (churn_n < 1 || churn_n > CHURN_MAX) usage(); }
         else if (!strcmp(a, "--neighbour") && v) {
             neighbour = NB_NONE;
             for (int k = NB_SPIN; k <= NB_CYCLES; k++) if (!strcmp(v, nb_names[k])) neighbour = k;
