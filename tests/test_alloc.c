@@ -5,6 +5,8 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -266,6 +268,55 @@ Test(alloc, abandoned_pools_are_adopted)
     _tg_alloc_collect();
     tg_mem_get_stats(&b);
     cr_assert_eq(b.blocks_in_use[12], 0, "nothing lost");
+}
+
+/* Each heap takes its fresh pools from arenas of its own (alloc.c,
+   arena_take_pool): two threads that allocate at the same time get blocks in
+   different arenas; once a thread has given its pools up, its arenas are
+   anyone's, and the other thread fills them before mapping new ones. */
+static uintptr_t arena_bits(const void *p) { return (uintptr_t)p & ~(uintptr_t)(TG_ALLOC_ARENA_SIZE - 1); }
+static _Atomic int own_phase;
+static void *own_worker(void *arg)
+{
+    batch *bt = arg;
+    alloc_batch(bt);                                   /* 3 pools of its own */
+    atomic_store(&own_phase, 1);
+    while (atomic_load(&own_phase) < 2) sched_yield();  /* keeps them while main allocates */
+    for (int i = 1; i < bt->n; i++) tg_mem_free(bt->p[i]);
+    return NULL;                  /* exits holding p[0]: its pool is abandoned, its arena not empty */
+}
+
+Test(alloc, each_thread_takes_pools_from_its_own_arenas)
+{
+    enum { N = 600 };
+    static void *w[N], *m[N];
+    batch wb = { w, N, 64 }, mb = { m, N, 64 };
+    atomic_store(&own_phase, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, own_worker, &wb);
+    while (atomic_load(&own_phase) < 1) sched_yield();
+    alloc_batch(&mb);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j += 97)
+            cr_assert_neq(arena_bits(m[i]), arena_bits(w[j]), "blocks %d (main) and %d (worker) share an arena", i, j);
+    atomic_store(&own_phase, 2);
+    pthread_join(t, NULL);
+    cr_assert_eq(_tg_alloc_validate(), 0);
+    /* the worker's arena is nobody's now, though a block of the worker's
+       is still in it: when main has filled its own arena (63 pools), it
+       goes on in the worker's instead of mapping a third */
+    tg_mem_stats a, b;
+    tg_mem_get_stats(&a);
+    enum { M = 90 * 256 };                              /* 90 pools of 64-byte blocks */
+    static void *q[M];
+    for (int i = 0; i < M; i++) cr_assert_not_null(q[i] = tg_mem_alloc(64));
+    tg_mem_get_stats(&b);
+    cr_assert_leq(b.arenas_peak, a.arenas_peak, "%zu arenas at the peak, %zu before: the worker's arena was reused",
+                  b.arenas_peak, a.arenas_peak);
+    for (int i = 0; i < M; i++) tg_mem_free(q[i]);
+    for (int i = 0; i < N; i++) tg_mem_free(m[i]);
+    tg_mem_free(w[0]);
+    cr_assert_eq(_tg_alloc_validate(), 0);
 }
 
 Test(alloc, detach_abandons_and_reattach_works)
