@@ -610,11 +610,12 @@ static void arena_release(arena *a)
    when both turn pools over: a thread that kept and freed 600-2,000
    64-byte blocks at a time slowed a thread making cyclic garbage beside it
    from 13.75M to 11.07M ops/s in one process, not at all as a separate
-   process, and not with glibc's malloc (docs/PERFORMANCE.md) — the
-   hardware prefetchers of one core pulling the neighbour's pool lines and
-   metadata, which the other core then has to take back. mimalloc's
-   segments are per thread for the same reason. The walk of the usable
-   list is the slow path's (a heap's cache of empty pools is empty). */
+   process, and not with glibc's malloc (docs/PERFORMANCE.md); per-heap
+   arenas took most of that back. Likely one core's prefetchers pulling in
+   the neighbour's adjacent pool lines and metadata, which the other core
+   then has to take back (this machine has no counters to show it).
+   mimalloc's segments are per thread too. The walk of the usable list is
+   the slow path's (a heap's cache of empty pools is empty). */
 static pool *arena_take_pool(heap *h)
 {
     arena *a = NULL;
