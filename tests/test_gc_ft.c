@@ -684,6 +684,21 @@ static void holder_fn(void *arg)
 }
 
 enum { GC_SLOT_SHIFT_T = 4 };     /* gc/gc_internal.h: GC_SLOT_SHIFT */
+/* Run c in a thread with a young-list slot of 4-7: `holders` threads take
+   slots first (with the main thread's, slot 1), and go once c is done. */
+static void run_in_high_slot(thr *c, int holders)
+{
+    atomic_store(&holders_ready, 0);
+    atomic_store(&holders_go, 0);
+    thr h[4];
+    for (int i = 0; i < holders; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
+    while (atomic_load(&holders_ready) < holders) { tg_safepoint(); sched_yield(); }
+    spawn(c);
+    join_released(c);
+    atomic_store(&holders_go, 1);
+    for (int i = 0; i < holders; i++) join_released(&h[i]);
+}
+
 static _Atomic intptr_t store_collected;
 
 static void store_collector_fn(void *arg)
@@ -712,17 +727,10 @@ Test(gc_ft, young_object_stored_by_a_finalizer_from_a_high_slot)
 {
     init_ft();
     setup();
-    atomic_store(&holders_ready, 0);
-    atomic_store(&holders_go, 0);
-    thr h[4], c = { store_collector_fn, NULL, 0 };
-    for (int i = 0; i < 4; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
-    while (atomic_load(&holders_ready) < 4) { tg_safepoint(); sched_yield(); }
-    spawn(&c);
-    join_released(&c);
+    thr c = { store_collector_fn, NULL, 0 };
+    run_in_high_slot(&c, 4);                         /* the collector: slot >= 5 */
     cr_assert_eq(atomic_load(&store_collected), 2, "the list and the node (the new list is not garbage yet)");
     cr_assert_eq(atomic_load(&finalized), 1);
-    atomic_store(&holders_go, 1);
-    for (int i = 0; i < 4; i++) join_released(&h[i]);
     tg_gc_collect(-1);
     cr_assert_eq(atomic_load(&deallocated), 1);
     teardown();
@@ -877,13 +885,23 @@ static void local_setup(void)
     tg_gc_collect(-1);
 }
 
-/* local_setup() with a ticker running beside it (the world is seen to run);
-   false, after cleaning up, without biased counts (no membarrier(): no
-   collection is ever local). */
-static bool local_setup_ticking(thr *t)
+/* local_setup(); false, after cleaning up, without biased counts (no
+   membarrier(): no collection is ever local). */
+static bool local_setup_biased(void)
 {
     local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return false; }
+    if (have_bias()) return true;
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+    return false;
+}
+
+/* local_setup_biased() with a ticker running beside it (the world is seen
+   to run). */
+static bool local_setup_ticking(thr *t)
+{
+    if (!local_setup_biased()) return false;
     *t = (thr){ .fn = ticker_fn };
     atomic_store(&stop_workers, 0);
     spawn(t);
@@ -972,8 +990,7 @@ static void shared_reader_fn(void *arg)
 
 Test(gc_ft, local_collection_keeps_a_cycle_reachable_from_a_shared_container, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     tg_obj *s = OK(tg_list_new(0));
     tg_gc_collect(-1);                               /* s is old now */
     atomic_store(&shared_pub, s);
@@ -1049,8 +1066,7 @@ static void hook_toucher(void)
 
 static void toucher_waits(int read)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     atomic_store(&toucher_go, 0);
     atomic_store(&toucher_started, 0);
     atomic_store(&toucher_done, 0);
@@ -1111,8 +1127,7 @@ static void plain_traverse_type_cycle(tg_type *t)
 
 Test(gc_ft, local_collection_falls_back_for_finalizers_weakrefs_and_embedder_types, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     cr_assert_eq(tg_gc_add_callback(local_cb, NULL), 0);
     /* eligible: runs, with callbacks for generation 0 */
     drop_cycles(5);
@@ -1179,8 +1194,7 @@ static void revoker_fn(void *arg)
 
 Test(gc_ft, local_collection_that_falls_back_leaves_the_young_list_intact, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     drop_cycles(5);
     tg_obj *a = OK(tg_list_new(0)), *s = OK(tg_list_new(0)), *seven = OK(tg_int(7));
     cr_assert_eq(tg_list_append(s, seven), 0);
@@ -1231,8 +1245,7 @@ static void young_holder_fn(void *arg)
 
 Test(gc_ft, local_collections_count_as_a_share_of_generation_0, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     long c[3], d[3];
     drop_cycles(1);
     tg_gc_get_count(c);
@@ -1428,8 +1441,7 @@ static void other_half_fn(void *arg)
 
 Test(gc_ft, local_collection_of_generation_1_leaves_tuple_and_cross_thread_cycles_to_the_stopped_world, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     /* a tuple cycle: c -> (c,) */
     tg_obj *c = OK(tg_list_new(0));
     tg_obj *tu = OK(tg_tuple(1, c));
@@ -1595,8 +1607,7 @@ static void yl_worker(void *arg)
    up) without biased counts */
 static bool yl_start(thr *w, bool collect_later)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return false; }
+    if (!local_setup_biased()) return false;
     atomic_store(&yl_phase, 0);
     atomic_store(&yl_local, -1);
     *w = (thr){ .fn = yl_worker, .arg = collect_later ? (void *)w : NULL };
@@ -1676,20 +1687,12 @@ static void aged_ref_fn(void *arg)
 
 Test(gc_ft, local_collection_in_a_high_slot_drops_its_garbage_s_reference_to_an_aged_object, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
-    atomic_store(&holders_ready, 0);
-    atomic_store(&holders_go, 0);
+    if (!local_setup_biased()) return;
     atomic_store(&aged_count_after, -1);
-    thr h[3], c = { aged_ref_fn, NULL, 0 };
-    for (int i = 0; i < 3; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
-    while (atomic_load(&holders_ready) < 3) { tg_safepoint(); sched_yield(); }
-    spawn(&c);                       /* slots: main 1, holders 2-4 -> the worker 5 */
-    join_released(&c);
+    thr c = { aged_ref_fn, NULL, 0 };
+    run_in_high_slot(&c, 3);                         /* slots: main 1, holders 2-4 -> the worker 5 */
     cr_assert_eq(atomic_load(&aged_count_after), 1, "the aged list's count after its referrer was freed: %ld",
                  atomic_load(&aged_count_after));
-    atomic_store(&holders_go, 1);
-    for (int i = 0; i < 3; i++) join_released(&h[i]);
     tg_gc_enable();
     teardown();
     fini_ft();
@@ -1730,26 +1733,18 @@ static void legacy_high_fn(void *arg)
 
 Test(gc_ft, legacy_garbage_in_a_high_slot_leaves_an_aged_object_it_reaches_alone, .timeout = 60)
 {
-    local_setup();
-    if (!have_bias()) { tg_gc_enable(); teardown(); fini_ft(); return; }
+    if (!local_setup_biased()) return;
     atomic_store(&legacy_calls, 0);
     tg_type_spec ls = { .name = "FtLegacyHigh", .flags = TG_TYPE_GC | TG_TYPE_LEGACY_DEL, .finalize = legacy_del };
     tg_type *lt = tg_type_new(&ls);
     cr_assert_not_null(lt);
-    atomic_store(&holders_ready, 0);
-    atomic_store(&holders_go, 0);
     atomic_store(&legacy_high_got, -1);
-    thr h[3], c = { legacy_high_fn, lt, 0 };
-    for (int i = 0; i < 3; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
-    while (atomic_load(&holders_ready) < 3) { tg_safepoint(); sched_yield(); }
-    spawn(&c);                       /* slots: main 1, holders 2-4 -> the worker 5 */
-    join_released(&c);
+    thr c = { legacy_high_fn, lt, 0 };
+    run_in_high_slot(&c, 3);                         /* slots: main 1, holders 2-4 -> the worker 5 */
     cr_assert_eq(atomic_load(&legacy_high_got), 1, "only the legacy object is uncollectable (got %ld)",
                  (long)atomic_load(&legacy_high_got));
     cr_assert_eq(atomic_load(&legacy_high_bits), 0x0b, "the aged object is still aged (bits %#x)",
                  atomic_load(&legacy_high_bits));
-    atomic_store(&holders_go, 1);
-    for (int i = 0; i < 3; i++) join_released(&h[i]);
     tg_gc_enable();
     teardown();
     fini_ft();
