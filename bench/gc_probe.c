@@ -81,47 +81,37 @@ static void spin_loop(void)
     nb_sink = buf[x & 4095];
 }
 
+/* The churn kinds: keep what make() returns until churn_n are kept, then
+   drop() them all (walk: a local young collection of the kept set first). */
+static void *make_list(void) { return tg_list_new(0); }
+static void drop_obj(void *o) { tg_decref(o); }
+static void *make_block(void) { return tg_mem_alloc(64); }
+static void *make_malloc(void) { return malloc(64); }
+static int churn_step(void *(*make)(void), void (*drop)(void *), bool collect)
+{
+    static _Thread_local void *kept[CHURN_MAX];
+    static _Thread_local int n;
+    if (!(kept[n++] = make())) return -1;
+    if (n < churn_n) return 0;
+    if (collect) _tg_gc_collect_local();   /* -1 while a collection of the generations runs: skipped */
+    for (int i = 0; i < churn_n; i++) drop(kept[i]);
+    n = 0;
+    return 0;
+}
+
 /* One operation of thread 1 under --neighbour (attached kinds). */
 static int neighbour_op(int k)
 {
     switch (neighbour) {
     case NB_IDLE: nb_count++; return 0;
     case NB_MEM: { void *m = tg_mem_alloc(64); if (!m) return -1; tg_mem_free(m); return 0; }
-    case NB_MEMCHURN: {               /* churn's pattern with tg_mem_alloc blocks of a list's size */
-        static _Thread_local void *blk[CHURN_MAX];
-        static _Thread_local int nb;
-        if (!(blk[nb++] = tg_mem_alloc(64))) return -1;
-        if (nb == churn_n) { for (int i = 0; i < churn_n; i++) tg_mem_free(blk[i]); nb = 0; }
-        return 0;
-    }
-    case NB_GLIBCCHURN: {             /* memchurn with glibc malloc: the same pattern, not tangle's allocator */
-        static _Thread_local void *gblk[CHURN_MAX];
-        static _Thread_local int ng;
-        if (!(gblk[ng++] = malloc(64))) return -1;
-        if (ng == churn_n) { for (int i = 0; i < churn_n; i++) free(gblk[i]); ng = 0; }
-        return 0;
-    }
+    case NB_MEMCHURN: return churn_step(make_block, tg_mem_free, false);
+    case NB_GLIBCCHURN: return churn_step(make_malloc, free, false);
     case NB_INT: { tg_obj *o = tg_int(1000000 + k); if (!o) return -1; tg_decref(o); return 0; }
     case NB_LIST: { tg_obj *o = tg_list_new(0); if (!o) return -1; tg_decref(o); return 0; }
     case NB_TREE: return tb_private_graph();
-    case NB_CHURN: {                  /* 600 lists made, then dropped: cycles' memory pattern, no collection */
-        static _Thread_local tg_obj *keep[CHURN_MAX];
-        static _Thread_local int nkeep;
-        if (!(keep[nkeep++] = tg_list_new(0))) return -1;
-        if (nkeep == churn_n) { for (int i = 0; i < churn_n; i++) tg_decref(keep[i]); nkeep = 0; }
-        return 0;
-    }
-    case NB_WALK: {                   /* churn, and a local collection of the 600 live lists before each drop */
-        static _Thread_local tg_obj *live[CHURN_MAX];
-        static _Thread_local int n;
-        if (!(live[n++] = tg_list_new(0))) return -1;
-        if (n == churn_n) {
-            _tg_gc_collect_local();   /* -1 while a collection of the generations runs: skipped */
-            for (int i = 0; i < churn_n; i++) tg_decref(live[i]);
-            n = 0;
-        }
-        return 0;
-    }
+    case NB_CHURN: return churn_step(make_list, drop_obj, false);
+    case NB_WALK: return churn_step(make_list, drop_obj, true);
     default: return tb_cycle_pair();
     }
 }
