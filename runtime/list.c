@@ -97,7 +97,6 @@ TG_API tg_obj *tg_list_new(size_t capacity_hint)
 {
     _tg_items *it = NULL;
     if (capacity_hint && !(it = items_alloc(capacity_hint))) return NULL;
-    if (it && _tg_ft()) memset(it->item, 0, capacity_hint * sizeof(tg_obj *));   /* see list_reserve */
     _tg_list *l = (_tg_list *)_tg_obj_reuse(&_tg_ts()->fl_list);
     if (!l && !(l = (_tg_list *)_tg_obj_alloc(&_tg_list_type, sizeof(_tg_list)))) {
         if (it) items_free(it);
@@ -225,7 +224,8 @@ static void list_open_to_readers(tg_obj *o)
     _tg_list *l = (_tg_list *)o;
     if (__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_LOCK_READERS) return;
     /* The slots past len of a block readers can see are NULL (list_reserve
-       says why); a block grown in place has not been zeroed. */
+       says why); a block grown in place, or allocated by tg_list_new, has
+       not been zeroed. */
     if (l->items && l->items->cap > l->len)
         memset(l->items->item + l->len, 0, (l->items->cap - l->len) * sizeof(tg_obj *));
     /* release: the zeroed slots before the bit, for a reader that checks

@@ -1303,6 +1303,29 @@ Test(ft, biased_list_read_by_another_thread_gets_its_free_slots_zeroed, .timeout
     TG_END();
 }
 
+/* tg_list_new(hint) does not zero the block it allocates either: the
+   first lock-free reader does, as for a block grown in place. */
+Test(ft, list_made_with_a_capacity_hint_gets_its_free_slots_zeroed_for_readers, .timeout = 60)
+{
+    init_ft(TG_RC_DEFAULT);
+    atomic_store(&bad, 0);
+    rs_list = OK(tg_list_new(16));
+    rs_append_n(rs_list, 1, 1);
+    _tg_list *l = (_tg_list *)rs_list;
+    cr_assert_geq(l->items->cap, 16);
+    cr_assert_eq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "no lock-free reader yet");
+    /* what the allocator may hand out: a recycled block's old contents */
+    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
+    thr rd = { .fn = rs_read_fn };
+    join_released(spawn(&rd));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0);
+    for (size_t i = l->len; i < l->items->cap; i++)
+        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
+    tg_decref(rs_list);
+    TG_END();
+}
+
 /* ------------------------------------------------- critical sections */
 
 static tg_obj *cs_a, *cs_b;
