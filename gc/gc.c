@@ -65,6 +65,7 @@ typedef struct young_slot {
                                  since the last walk of it (relaxed; set by that
                                  thread, cleared by whoever walks the list) */
     uint8_t      slot;
+    uint8_t      rest;        /* gc_bits_young(slot): a young object's bits at rest */
     int          local;       /* the owner is inside a local collection (owner only) */
     /* The owner's collector bookkeeping, kept here rather than in _tg_gcs
        so that threads collecting their own lists write no shared line.
@@ -82,6 +83,12 @@ typedef struct young_slot {
 } young_slot;
 static young_slot young_slots[GC_NSLOTS];
 static young_slot young_none;
+/* The calling thread's own slot (1..GC_NSLOTS-1), NULL without one (GIL
+   mode, a thread past the slots, not attached or not yet tracking): what
+   _tg_tstate.gc_state points at when that is a slot of its own, one
+   thread-local load away for the tracking fast paths. Set and cleared
+   with gc_state, by the thread itself. */
+static _Thread_local young_slot *tls_young TG_TLS_IE;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Slots with an owner (changed under slot_lock, read lock-free): the N of a
    local collection's 1/N share of generation 0 (_tg_gc_collect_local). */
@@ -105,6 +112,7 @@ static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
     }
     pthread_mutex_unlock(&slot_lock);
     ts->gc_state = y;
+    if (ts == _tg_tls_ts) tls_young = y->slot ? y : NULL;
     return y;
 }
 
@@ -251,6 +259,7 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
 {
     young_slot *y = ts->gc_state;
     ts->gc_state = &young_none;
+    if (ts == _tg_tls_ts) tls_young = NULL;
     if (!y || !y->slot) return;
     young_drain(y, true);
     _tg_spin_lock(&track_lock);
@@ -330,6 +339,7 @@ int _tg_gc_init(void)
         y->zombies = 0;
         y->local = 0;
         y->slot = (uint8_t)i;
+        y->rest = i ? gc_bits_young((unsigned)i) : 0;
         y->count0 = y->share0 = y->share1 = 0;
         y->runs = y->runs1 = y->fallbacks = y->runs_seen = 0;
         memset(y->lstats, 0, sizeof y->lstats);
@@ -339,6 +349,7 @@ int _tg_gc_init(void)
     _tg_gc_local_tables_init();
     s->aged_round = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
+    tls_young = NULL;
     return 0;
 }
 
@@ -372,20 +383,38 @@ void _tg_gc_fini(void)
 
 /* ---------------------------------------------------------------- tracking */
 
+static void track_slow(tg_obj *o);
+
 void _tg_gc_track(tg_obj *o)
 {
 #if TG_DEBUG >= 1
     if (o->ob_gc_bits & GC_TRACKED) _tg_fatal_obj(o, "gc: object tracked twice");
 #endif
     if (_tg_ft()) {
-        _tg_tstate *ts = _tg_tls_ts;
-        young_slot *y = ts ? ts->gc_state : &young_none;
-        if (TG_UNLIKELY(!y)) y = young_attach(ts);
-        if (TG_LIKELY(y->slot)) {           /* own young list: no lock, no atomic */
+        young_slot *y = tls_young;
+        if (TG_LIKELY(y)) {                  /* own young list: no lock, no atomic */
             gc_list_append(_tg_as_gc(o), &y->head);
-            o->ob_gc_bits = (uint8_t)(GC_TRACKED | GC_LOCAL | (y->slot << GC_SLOT_SHIFT));
+            o->ob_gc_bits = y->rest;
             return;
         }
+        track_slow(o);
+        return;
+    }
+    gc_list_append(_tg_as_gc(o), &_tg_gcs.gen_head[0]);   /* GIL mode: the GIL is the lock */
+    o->ob_gc_bits = GC_TRACKED;
+}
+
+/* Free-threaded mode, no slot of the thread's own: its first tracked
+   object (it takes one), or none to be had (the global generation 0). */
+static TG_NOINLINE void track_slow(tg_obj *o)
+{
+    _tg_tstate *ts = _tg_tls_ts;
+    young_slot *y = ts ? ts->gc_state : &young_none;
+    if (!y) y = young_attach(ts);
+    if (y->slot) {
+        gc_list_append(_tg_as_gc(o), &y->head);
+        o->ob_gc_bits = y->rest;
+        return;
     }
     track_lock_acquire();
     gc_list_append(_tg_as_gc(o), &_tg_gcs.gen_head[0]);
@@ -400,7 +429,7 @@ bool _tg_gc_untrack(tg_obj *o)
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
     if (TG_UNLIKELY(gc_bits_local(b))) {
         /* Free-threaded mode, on a thread's young or aged list. */
-        young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
+        young_slot *y = tls_young;
         if (TG_LIKELY(y && y->slot == b >> GC_SLOT_SHIFT)) {
             gc_list_remove(g);
             g->gc_next = g->gc_prev = 0;
@@ -429,7 +458,7 @@ bool _tg_gc_untrack_is_local(const tg_obj *o)
 {
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
     if (!gc_bits_local(b)) return true;
-    young_slot *y = _tg_tls_ts ? _tg_tls_ts->gc_state : NULL;
+    young_slot *y = tls_young;
     return y && y->slot == b >> GC_SLOT_SHIFT;
 }
 
