@@ -379,25 +379,65 @@ static tg_obj *dict_get_lockfree(_tg_dict *d, tg_obj *key, int64_t hash, int *re
     }
 }
 
-TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
+/* tg_dict_set in parts, so that its common paths — GIL mode, and the
+   owner's biased section in free-threaded mode, with an int, bool or
+   hashed str key — have no stack frame: the checks and the hash inline,
+   then a tail call. */
+static TG_NOINLINE int dict_set_locked(tg_obj *o, tg_obj *key, int64_t h, tg_obj *value)
 {
-    TG_CHECK_KIND(o, _TG_K_DICT, -1);
-    if (!key || !value) { _tg_err_set(TG_ERR_VALUE, "tg_dict_set: NULL key or value"); return -1; }
-    int64_t h = key_hash(key);
-    if (h == -1) return -1;
     _tg_dict *d = (_tg_dict *)o;
-    TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
-    if (!_tg_ft()) return _tg_dk_set(&d->keys, &d->used, key, h, value);
-    if (_tg_bias_enter(o)) {                 /* the owner, bias standing: no lock */
-        int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
-        _tg_bias_exit();
-        if (r != -2) return r;               /* -2: a comparison needs the lock */
-    }
     tg_critical_section cs;
     _tg_cs_begin(&cs, o, NULL);
     int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
     _tg_cs_end(&cs);
     return r;
+}
+
+/* Called inside the owner's biased section; ends it. */
+static TG_NOINLINE int dict_set_biased(tg_obj *o, tg_obj *key, int64_t h, tg_obj *value)
+{
+    _tg_dict *d = (_tg_dict *)o;
+    int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
+    _tg_bias_exit();
+    if (r != -2) return r;                   /* -2: a comparison needs the lock */
+    return dict_set_locked(o, key, h, value);
+}
+
+static inline int dict_set_hashed(tg_obj *o, tg_obj *key, int64_t h, tg_obj *value)
+{
+    _tg_dict *d = (_tg_dict *)o;
+    if (!_tg_ft()) return _tg_dk_set(&d->keys, &d->used, key, h, value);
+    if (_tg_bias_enter(o)) return dict_set_biased(o, key, h, value);   /* the owner, bias standing */
+    return dict_set_locked(o, key, h, value);
+}
+
+/* Everything but the common case: wrong arguments, a key hashed by tg_hash,
+   chaos points. */
+static TG_NOINLINE int dict_set_slow(tg_obj *o, tg_obj *key, tg_obj *value)
+{
+    TG_CHECK_KIND(o, _TG_K_DICT, -1);
+    if (!key || !value) { _tg_err_set(TG_ERR_VALUE, "tg_dict_set: NULL key or value"); return -1; }
+    int64_t h = key_hash(key);
+    if (h == -1) return -1;
+    TG_CHAOS_POINT(TG_CHAOS_SITE_DICT);
+    return dict_set_hashed(o, key, h, value);
+}
+
+TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
+{
+    if (TG_UNLIKELY(!o || !key || !value || _tg_kind_of(o) != _TG_K_DICT
+                    || (TG_CHAOS && __atomic_load_n(&_tg_chaos_on, __ATOMIC_RELAXED))))
+        return dict_set_slow(o, key, value);
+    _tg_kind k = _tg_kind_of(key);
+    int64_t h;
+    if (k == _TG_K_INT || k == _TG_K_BOOL) {
+        h = ((_tg_int *)key)->value;
+        if (h == -1) h = -2;
+    } else if (k == _TG_K_STR && (h = __atomic_load_n(&((_tg_str *)key)->hash, __ATOMIC_RELAXED)) != -1) {
+    } else {
+        return dict_set_slow(o, key, value);
+    }
+    return dict_set_hashed(o, key, h, value);
 }
 
 TG_API tg_obj *tg_dict_get(tg_obj *o, tg_obj *key)
