@@ -684,13 +684,16 @@ static void holder_fn(void *arg)
 }
 
 enum { GC_SLOT_SHIFT_T = 4 };     /* gc/gc_internal.h: GC_SLOT_SHIFT */
-/* Run c in a thread with a young-list slot of 4-7: `holders` threads take
-   slots first (with the main thread's, slot 1), and go once c is done. */
+enum { GC_NSLOTS_T = 16 };        /* gc/gc_internal.h: GC_NSLOTS (slot 0: none) */
+/* Run c in a thread with a young-list slot of 4-7 (or none): `holders`
+   threads take slots first (with the main thread's, slot 1), and go once c
+   is done. */
 static void run_in_high_slot(thr *c, int holders)
 {
     atomic_store(&holders_ready, 0);
     atomic_store(&holders_go, 0);
-    thr h[4];
+    thr h[GC_NSLOTS_T];
+    cr_assert_leq(holders, GC_NSLOTS_T);
     for (int i = 0; i < holders; i++) { h[i] = (thr){ holder_fn, NULL, 0 }; spawn(&h[i]); }
     while (atomic_load(&holders_ready) < holders) { tg_safepoint(); sched_yield(); }
     spawn(c);
@@ -734,6 +737,46 @@ Test(gc_ft, young_object_stored_by_a_finalizer_from_a_high_slot)
     tg_gc_collect(-1);
     cr_assert_eq(atomic_load(&deallocated), 1);
     teardown();
+    fini_ft();
+}
+
+/* A thread past the young-list slots (the main thread and 14 holders take
+   all 15) tracks on the global generation 0 under the track lock: its
+   objects carry GC_TRACKED alone, its own untrack unlinks them from there,
+   and a collection of generation 0 frees the cycle it made. */
+static _Atomic int noslot_bits = -1, noslot_after = -1;
+static _Atomic intptr_t noslot_collected = -1;
+
+static void noslot_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *a = tg_list_new(0), *b = tg_list_new(0), *c = tg_list_new(0);
+    WCHECK(a && b && c);
+    if (!a || !b || !c) return;
+    atomic_store(&noslot_bits, a->ob_gc_bits);
+    tg_decref(c);                                    /* untracked from generation 0, freed */
+    WCHECK(tg_list_append(a, b) == 0 && tg_list_append(b, a) == 0);
+    tg_decref(a);
+    tg_decref(b);
+    atomic_store(&noslot_collected, tg_gc_collect(0));
+    tg_obj *d = tg_list_new(0);                      /* the fast path is still not taken */
+    WCHECK(d != NULL);
+    if (d) { atomic_store(&noslot_after, d->ob_gc_bits); tg_decref(d); }
+}
+
+Test(gc_ft, a_thread_past_the_young_list_slots_tracks_on_generation_0)
+{
+    init_ft();
+    tg_decref(OK(tg_list_new(0)));                   /* the main thread takes slot 1 */
+    tg_gc_collect(-1);
+    size_t live = tg_live_objects();
+    thr c = { noslot_fn, NULL, 0 };
+    run_in_high_slot(&c, GC_NSLOTS_T - 2);           /* slots 1-15 taken: c has none */
+    cr_assert_eq(atomic_load(&noslot_bits), 1, "bits %#x: GC_TRACKED alone (generation 0, not local)",
+                 (unsigned)atomic_load(&noslot_bits));
+    cr_assert_eq(atomic_load(&noslot_after), 1);
+    cr_assert_eq(atomic_load(&noslot_collected), 2, "the two-list cycle of the slotless thread");
+    cr_assert_eq(tg_live_objects(), live);
     fini_ft();
 }
 
