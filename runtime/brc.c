@@ -20,7 +20,7 @@
  *     MERGED  ob_tid == _TG_TID_SHARED, local 0: the shared count is the
  *             count; the decref that takes it to 0 deallocates.
  *     HOT     contended: a thread's lock-free reads (tg_list_get,
- *             tg_dict_get: _tg_try_incref) saw CAS failures on this object's
+ *             tg_dict_get: _tg_try_incref_shared) saw CAS failures on this object's
  *             shared count HOT_PROMOTE_FAILS times in a row. Only
  *             lock-free reads promote — plain tg_incref/tg_decref never do,
  *             so an object that is not read out of a shared container keeps
@@ -301,15 +301,9 @@ TG_API void _tg_decref_slow(tg_obj *o)
     (void)contended;
 }
 
-bool _tg_try_incref(tg_obj *o)
+/* Not immortal, not the calling thread's: the shared count. */
+bool _tg_try_incref_shared(tg_obj *o)
 {
-    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
-    if (local == _TG_IMMORTAL_LOCAL) return true;
-    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) == _tg_tls_tid) {
-        if (local == 0) return false;
-        __atomic_store_n(&o->ob_ref_local, local + 1, __ATOMIC_RELAXED);
-        return true;
-    }
     intptr_t s = __atomic_load_n(&o->ob_ref_shared, __ATOMIC_RELAXED);
     bool contended = false;
     for (;;) {

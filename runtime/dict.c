@@ -364,7 +364,7 @@ static tg_obj *dict_get_lockfree(_tg_dict *d, tg_obj *key, int64_t hash, int *re
             }
             if (match) {
                 tg_obj *v = __atomic_load_n(&e[ix].value, __ATOMIC_ACQUIRE);
-                if (!v || !_tg_try_incref(v)) { *retry = 1; return NULL; }
+                if (!v || !_tg_try_incref_fast(v)) { *retry = 1; return NULL; }
                 if (__atomic_load_n(&d->keys, __ATOMIC_ACQUIRE) == k
                     && __atomic_load_n(&e[ix].value, __ATOMIC_ACQUIRE) == v
                     && __atomic_load_n(&e[ix].key, __ATOMIC_ACQUIRE) == ek)

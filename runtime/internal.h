@@ -371,8 +371,19 @@ TG_INTERNAL void _tg_ft_merge_own(_tg_tstate *ts);
    _tg_ft_stw_release, which runs after the restart. */
 TG_INTERNAL void _tg_ft_stw_merge(void);
 TG_INTERNAL void _tg_ft_stw_release(void);
-/* Lock-free reads: take a reference unless the object is dying. */
-TG_INTERNAL bool _tg_try_incref(tg_obj *o);
+/* Lock-free reads: take a reference unless the object is dying. The
+   immortal and owner cases inline; the shared count's CAS loop out of
+   line (runtime/brc.c). */
+TG_INTERNAL bool _tg_try_incref_shared(tg_obj *o);
+static inline bool _tg_try_incref_fast(tg_obj *o)
+{
+    uint32_t local = __atomic_load_n(&o->ob_ref_local, __ATOMIC_RELAXED);
+    if (local == _TG_IMMORTAL_LOCAL) return true;
+    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != _tg_tls_tid) return _tg_try_incref_shared(o);
+    if (local == 0) return false;            /* the owner's count ran out: dying */
+    __atomic_store_n(&o->ob_ref_local, local + 1, __ATOMIC_RELAXED);
+    return true;
+}
 /* QSBR (sync/qsbr.c): retire a block / defer a decref until no reader can
    hold it. Free-threaded mode only. */
 TG_INTERNAL void _tg_qsbr_retire(void *mem);

@@ -293,7 +293,7 @@ static tg_obj *list_get_lockfree(tg_obj *o, ptrdiff_t i)
     ptrdiff_t j = i;
     if (it && normalize_index(&j, len) && (size_t)j < it->cap) {
         tg_obj *x = __atomic_load_n(&it->item[j], __ATOMIC_ACQUIRE);
-        if (x && _tg_try_incref(x)) {
+        if (x && _tg_try_incref_fast(x)) {
             if (__atomic_load_n(&l->items, __ATOMIC_ACQUIRE) == it
                 && __atomic_load_n(&it->item[j], __ATOMIC_ACQUIRE) == x)
                 return x;
