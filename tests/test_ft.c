@@ -1282,6 +1282,21 @@ Test(ft, critical_section_waits_out_a_busy_holders_slice, .timeout = 60)
     TG_END();
 }
 
+/* Fill rs_list's free slots with garbage the reader must not meet, read
+   it from another thread (lock-free), and check that the first lock-free
+   read zeroed them; drops rs_list. */
+static void rs_garbage_then_read(_tg_list *l)
+{
+    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
+    thr rd = { .fn = rs_read_fn };
+    join_released(spawn(&rd));
+    cr_assert_eq(atomic_load(&bad), 0);
+    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0);
+    for (size_t i = l->len; i < l->items->cap; i++)
+        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
+    tg_decref(rs_list);
+}
+
 /* The owner's biased list grows in place without zeroing its free slots;
    the first lock-free reader from another thread revokes the bias and then
    zeroes them (readers must find NULL past the length). */
@@ -1294,16 +1309,8 @@ Test(ft, biased_list_read_by_another_thread_gets_its_free_slots_zeroed, .timeout
     rs_append_n(rs_list, 999, 10);
     _tg_list *l = (_tg_list *)rs_list;
     if (have_bias()) cr_assert_eq(lock_bits(rs_list) & (_TG_BIAS_OFF | _TG_LOCK_READERS), 0);
-    /* growth in place leaves the new slots as realloc left them: stand for
-       that with garbage the reader must not meet */
-    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
-    thr rd = { .fn = rs_read_fn };
-    join_released(spawn(&rd));
-    cr_assert_eq(atomic_load(&bad), 0);
-    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0);
-    for (size_t i = l->len; i < l->items->cap; i++)
-        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
-    tg_decref(rs_list);
+    /* growth in place leaves the new slots as realloc left them */
+    rs_garbage_then_read(l);
     TG_END();
 }
 
@@ -1319,14 +1326,7 @@ Test(ft, list_made_with_a_capacity_hint_gets_its_free_slots_zeroed_for_readers, 
     cr_assert_geq(l->items->cap, 16);
     cr_assert_eq(lock_bits(rs_list) & _TG_LOCK_READERS, 0, "no lock-free reader yet");
     /* what the allocator may hand out: a recycled block's old contents */
-    for (size_t i = l->len; i < l->items->cap; i++) l->items->item[i] = (tg_obj *)(uintptr_t)0x5a5a5a5a;
-    thr rd = { .fn = rs_read_fn };
-    join_released(spawn(&rd));
-    cr_assert_eq(atomic_load(&bad), 0);
-    cr_assert_neq(lock_bits(rs_list) & _TG_LOCK_READERS, 0);
-    for (size_t i = l->len; i < l->items->cap; i++)
-        cr_assert_null(l->items->item[i], "free slot %zu of %zu not zeroed for readers", i, l->items->cap);
-    tg_decref(rs_list);
+    rs_garbage_then_read(l);
     TG_END();
 }
 
