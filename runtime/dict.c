@@ -27,19 +27,26 @@
 static inline size_t dk_size(const _tg_dkeys *k) { return (size_t)1 << k->log2_size; }
 
 /* tg_hash with the common keys inline: ints and bools hash to their value
-   (-1 becomes -2, as tg_hash does), strings use their cached hash. */
-static inline int64_t key_hash(tg_obj *key)
+   (-1 becomes -2, as tg_hash does), strings use their cached hash;
+   key_hash_inline says false for the rest (and an unhashed str). */
+static inline bool key_hash_inline(tg_obj *key, int64_t *h)
 {
     _tg_kind k = _tg_kind_of(key);
     if (k == _TG_K_INT || k == _TG_K_BOOL) {
         int64_t v = ((_tg_int *)key)->value;
-        return v == -1 ? -2 : v;
+        *h = v == -1 ? -2 : v;
+        return true;
     }
     if (k == _TG_K_STR) {
-        int64_t h = __atomic_load_n(&((_tg_str *)key)->hash, __ATOMIC_RELAXED);
-        if (h != -1) return h;
+        *h = __atomic_load_n(&((_tg_str *)key)->hash, __ATOMIC_RELAXED);
+        return *h != -1;
     }
-    return tg_hash(key);
+    return false;
+}
+static inline int64_t key_hash(tg_obj *key)
+{
+    int64_t h;
+    return key_hash_inline(key, &h) ? h : tg_hash(key);
 }
 
 _tg_dentry *_tg_dk_entries(_tg_dkeys *k)
@@ -428,15 +435,8 @@ TG_API int tg_dict_set(tg_obj *o, tg_obj *key, tg_obj *value)
     if (TG_UNLIKELY(!o || !key || !value || _tg_kind_of(o) != _TG_K_DICT
                     || (TG_CHAOS && __atomic_load_n(&_tg_chaos_on, __ATOMIC_RELAXED))))
         return dict_set_slow(o, key, value);
-    _tg_kind k = _tg_kind_of(key);
     int64_t h;
-    if (k == _TG_K_INT || k == _TG_K_BOOL) {
-        h = ((_tg_int *)key)->value;
-        if (h == -1) h = -2;
-    } else if (k == _TG_K_STR && (h = __atomic_load_n(&((_tg_str *)key)->hash, __ATOMIC_RELAXED)) != -1) {
-    } else {
-        return dict_set_slow(o, key, value);
-    }
+    if (!key_hash_inline(key, &h)) return dict_set_slow(o, key, value);
     return dict_set_hashed(o, key, h, value);
 }
 
