@@ -59,9 +59,15 @@ void _tg_alloc_fork_child(void);      /* in the child after fork(): one thread r
 /* ------------------------------------------------------ for tests and tools */
 
 /* Collect what can be collected now: the calling thread's pending remote frees,
-   empty pools of its heap and empty abandoned pools go back to their arenas.
-   Returns the number of pools returned. */
+   empty pools of its heap and empty abandoned pools go back to their arenas,
+   and every empty arena but one goes back to the OS. Returns the number of
+   pools returned. */
 size_t _tg_alloc_collect(void);
+/* How long an empty arena is kept for reuse before it goes back to the OS
+   (nanoseconds; 0: the default, 1 s). */
+void _tg_alloc_set_arena_decay(uint64_t ns);
+/* The number of empty arenas kept for reuse (the spare included). */
+size_t _tg_alloc_empty_arenas(void);
 /* Check the calling thread's heap against the invariants at the top of
    alloc.c. Returns 0 when they hold, else a negative code (and prints why to
    stderr). O(heap size). */

@@ -6,7 +6,9 @@
 Every round runs each command once, in a fresh random order, so that the
 load of a shared, noisy machine falls on all of them alike. A command's
 figure is the sum of the "T=<n> <value>M" figures it prints (so a command
-that starts two processes, `(a & b; wait)`, reports their total). Prints the
+that starts two processes, `(a & b; wait)`, reports their total), or, for a
+`tangle bench --worker ROW VARIANT T 0` run, the first figure it reports
+("@@tb ok - s 3.78": 3.78). Prints the
 median, the quartiles and the range per command.
 
 Example (docs/PERFORMANCE.md, "count[0] per thread"): two threads in one
@@ -36,6 +38,8 @@ def main():
         for name, cmd in order:
             out = subprocess.run(cmd, shell=True, capture_output=True, text=True)
             vals = [float(v) for v in re.findall(r'^T=\d+ ([0-9.]+)M', out.stdout, re.M)]
+            if not vals:                     # a `tangle bench --worker` run: its first figure
+                vals = [float(v) for v in re.findall(r'^@@tb ok \S+ \S+ ([0-9.e+-]+)$', out.stdout, re.M)[:1]]
             if out.returncode != 0 or not vals:
                 sys.exit(f"{name}: no figure (exit {out.returncode}): {out.stderr.strip()[:300]}")
             got[name].append(sum(vals))

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,97 @@ Test(alloc, memory_returns_after_freeing_everything)
                   c.arenas, b.arenas, a.arenas);
     cr_assert_eq(c.arenas_peak, b.arenas_peak);
     tg_mem_free(warm);
+}
+
+/* The empty-arena policy (alloc.c, "Memory returns to the OS"). Blocks of
+   512 bytes: an arena holds at most 63 pools of 32. */
+#define ARENA_BLOCKS 2016
+typedef struct { void **p; size_t n; } blockset;
+
+static blockset take_arenas(size_t arenas)
+{
+    blockset b = { malloc(arenas * ARENA_BLOCKS * sizeof(void *)), arenas * ARENA_BLOCKS };
+    cr_assert_not_null(b.p);
+    for (size_t i = 0; i < b.n; i++) cr_assert_not_null(b.p[i] = tg_mem_alloc(512));
+    return b;
+}
+
+static void give_back(blockset *b)
+{
+    for (size_t i = 0; i < b->n; i++) tg_mem_free(b->p[i]);
+    free(b->p);
+    b->p = NULL;
+}
+
+/* "# arenas allocated total" / "# arenas reclaimed" from tg_mem_dump */
+static size_t dump_count(const char *label)
+{
+    char *buf = NULL; size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    tg_mem_dump(f);
+    fclose(f);
+    const char *at = strstr(buf, label);
+    cr_assert_not_null(at, "no \"%s\" in the dump:\n%s", label, buf);
+    at = strchr(at, '=');
+    size_t n = (size_t)strtoull(at + 1, NULL, 10);
+    free(buf);
+    return n;
+}
+
+Test(alloc, empty_arenas_are_kept_and_reused_not_mapped_again)
+{
+    _tg_alloc_collect();                     /* at most the spare left */
+    blockset base = take_arenas(12);         /* 12 arenas in use: the cap is 12 */
+    blockset churn = take_arenas(6);
+    give_back(&churn);
+    size_t empties = _tg_alloc_empty_arenas();
+    /* the heap's cache keeps up to 4 empty pools, which may hold 2 arenas */
+    cr_assert_geq(empties, 4, "%zu empty arenas kept after freeing 6 arenas' worth", empties);
+    size_t mapped = dump_count("# arenas allocated total");
+    for (int round = 0; round < 5; round++) {
+        churn = take_arenas(6);
+        give_back(&churn);
+    }
+    cr_assert_leq(dump_count("# arenas allocated total"), mapped + 1,
+                  "five rebuilds of 6 arenas' worth mapped %zu arenas afresh",
+                  dump_count("# arenas allocated total") - mapped);
+    give_back(&base);
+    _tg_alloc_collect();
+    cr_assert_leq(_tg_alloc_empty_arenas(), 1, "_tg_alloc_collect keeps the spare alone");
+}
+
+Test(alloc, empty_arenas_beyond_the_cap_are_released)
+{
+    _tg_alloc_collect();
+    tg_mem_stats a, b;
+    tg_mem_get_stats(&a);
+    blockset big = take_arenas(30);          /* nothing else in use: the cap is 8 */
+    give_back(&big);
+    size_t empties = _tg_alloc_empty_arenas();
+    cr_assert_leq(empties, 8, "%zu empty arenas kept; the cap is 8 with (almost) none in use", empties);
+    cr_assert_geq(empties, 6, "%zu empty arenas kept", empties);
+    tg_mem_get_stats(&b);
+    cr_assert_leq(b.arenas, a.arenas + 8 + 2, "%zu arenas mapped after freeing 30 arenas' worth (%zu before)",
+                  b.arenas, a.arenas);
+}
+
+Test(alloc, empty_arenas_go_back_after_the_decay)
+{
+    _tg_alloc_collect();
+    blockset base = take_arenas(12);         /* the cap (12) is not what releases them */
+    size_t reclaimed = dump_count("# arenas reclaimed");
+    _tg_alloc_set_arena_decay(1000000);      /* 1 ms */
+    blockset churn = take_arenas(6);
+    give_back(&churn);
+    cr_assert_geq(_tg_alloc_empty_arenas(), 4);
+    usleep(50000);                           /* the coarse clock ticks every 1-4 ms */
+    churn = take_arenas(2);                  /* takes 2 of the empties ... */
+    give_back(&churn);                       /* ... whose return runs the check */
+    size_t empties = _tg_alloc_empty_arenas();
+    cr_assert_leq(empties, 3, "%zu empty arenas left 50 ms after, with a decay of 1 ms", empties);
+    cr_assert_geq(dump_count("# arenas reclaimed"), reclaimed + 2);
+    _tg_alloc_set_arena_decay(0);
+    give_back(&base);
 }
 
 Test(alloc, fail_after)
