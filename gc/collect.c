@@ -1072,6 +1072,30 @@ static inline bool local_kind_ok(const tg_obj *o, bool no_tuples)
     return !lock || !(__atomic_load_n(&o->ob_mutex.v, _TG_BIAS_ORDER) & _TG_BIAS_OFF);
 }
 
+/* A local collection of generation 0 untracks tuples of atoms too, as
+   count_refs_first does: every item an atom, or a tuple of the calling
+   thread's that is untracked (by this walk, for a tree built children
+   first). Another thread's tuple counts as tracked: its owner's local
+   collection may be writing its bits. (Without this, binary-trees in
+   free-threaded mode kept every tuple tracked through the young and aged
+   lists, and each aged tuple sent generation 1 to a stop-the-world
+   collection: 2.3x the collector's time of GIL mode; docs/PERFORMANCE.md.)
+   The tuple itself is T's, at rest on T's list (local_member_ok): only T
+   writes its bits and links while T runs. */
+static inline bool local_tuple_of_atoms(const tg_obj *o, uintptr_t me)
+{
+    const _tg_tuple *tu = (const _tg_tuple *)o;
+    for (size_t i = 0, n = tu->n; i < n; i++) {
+        const tg_obj *c = tu->items[i];
+        if (!c) return false;                   /* being filled: kept, as CPython keeps it */
+        if (!_tg_is_gc(c)) continue;
+        if (_tg_kind_of(c) != _TG_K_TUPLE || __atomic_load_n(&c->ob_tid, __ATOMIC_RELAXED) != me
+            || (c->ob_gc_bits & GC_TRACKED))
+            return false;
+    }
+    return true;
+}
+
 static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, uint8_t arest)
 {
     if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != me) return false;
@@ -1090,10 +1114,22 @@ static inline bool local_member_ok(const tg_obj *o, uintptr_t me, uint8_t rest, 
 static inline __attribute__((always_inline))
 bool count_refs_local_impl(_tg_gchead *list, ctx *x, uint8_t rest, uint8_t arest, bool strict)
 {
-    for (_tg_gchead *g = (_tg_gchead *)list->gc_next; g != list; g = (_tg_gchead *)g->gc_next) {
+    _tg_gchead *prev = list, *g;
+    for (g = (_tg_gchead *)list->gc_next; g != list; prev = g, g = (_tg_gchead *)g->gc_next) {
         tg_obj *o = _tg_from_gc(g);
         __builtin_prefetch((const void *)g->gc_next);
         if (TG_UNLIKELY(!local_member_ok(o, x->tid, rest, arest))) return false;
+        if (!strict && o->ob_type == &_tg_tuple_type && local_tuple_of_atoms(o, x->tid)) {
+            /* untracked, as count_refs_first does (a failed collection
+               leaves it so: local_undo walks the forward chain) */
+            _tg_gchead *next = (_tg_gchead *)g->gc_next;
+            prev->gc_next = (uintptr_t)next;
+            if (next == list) list->gc_prev = (uintptr_t)prev;
+            g->gc_next = g->gc_prev = 0;
+            o->ob_gc_bits = 0;
+            g = prev;
+            continue;
+        }
         uint8_t b = o->ob_gc_bits;
         if (b == rest || (strict && b == arest)) {
             g->gc_prev = (uintptr_t)local_count_copy(o);

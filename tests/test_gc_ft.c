@@ -1529,6 +1529,59 @@ Test(gc_ft, local_collection_of_generation_1_leaves_tuple_and_cross_thread_cycle
     fini_ft();
 }
 
+/* A local collection of generation 0 untracks tuples of atoms, as a
+   collection with the world stopped does (count_refs_first): a tree of
+   them in one walk, children first. A tuple that holds a list, or another
+   thread's tuple (whose bits its owner may be writing), stays tracked. */
+static _Atomic(tg_obj *) their_tuple;
+static void their_tuple_fn(void *arg)
+{
+    (void)arg;
+    tg_obj *t = tg_tuple(2, tg_none(), tg_none());   /* a tuple of atoms, this thread's */
+    WCHECK(t != NULL);
+    WCHECK(_tg_gc_collect_local() == 0);             /* ... untracked by its owner */
+    WCHECK(t && !tg_gc_is_tracked(t));
+    atomic_store(&their_tuple, t);                   /* its reference is the main thread's now */
+}
+
+Test(gc_ft, local_collection_untracks_tuples_of_atoms_and_only_the_thread_s_own, .timeout = 60)
+{
+    if (!local_setup_biased()) return;
+    thr t = { .fn = their_tuple_fn };
+    spawn(&t);
+    join_released(&t);
+    tg_obj *theirs = atomic_load(&their_tuple);
+    cr_assert_not_null(theirs);
+    tg_obj *five = OK(tg_int(123456)), *s = OK(tg_str("atom"));
+    tg_obj *leaf1 = OK(tg_tuple(2, five, s)), *leaf2 = OK(tg_tuple(2, tg_none(), five));
+    tg_obj *node = OK(tg_tuple(2, leaf1, leaf2));
+    tg_obj *root = OK(tg_tuple(2, node, leaf1));
+    tg_obj *l = OK(tg_list_new(0));
+    tg_obj *with_list = OK(tg_tuple(2, leaf1, l));
+    tg_obj *with_theirs = OK(tg_tuple(1, theirs));
+    tg_obj *all[] = { leaf1, leaf2, node, root, with_list, with_theirs };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cr_assert(tg_gc_is_tracked(all[i]), "tuple %zu tracked when made", i);
+    cr_assert_eq(_tg_gc_collect_local(), 0, "nothing is garbage");
+    cr_assert_not(tg_gc_is_tracked(leaf1));
+    cr_assert_not(tg_gc_is_tracked(leaf2));
+    cr_assert_not(tg_gc_is_tracked(node), "a tuple of untracked tuples, untracked in the same walk");
+    cr_assert_not(tg_gc_is_tracked(root));
+    cr_assert(tg_gc_is_tracked(with_list), "a tuple that holds a list stays tracked");
+    cr_assert(tg_gc_is_tracked(with_theirs),
+              "a tuple that holds another thread's tuple stays tracked, untracked as that one is");
+    /* untracked tuples still work and are freed by their counts */
+    tg_obj *x = OK(tg_tuple_get(root, 0));
+    cr_assert_eq(x, node);
+    tg_decref(x);
+    tg_obj *objs[] = { five, s, leaf1, leaf2, node, root, l, with_list, with_theirs, theirs };
+    for (size_t i = 0; i < sizeof objs / sizeof *objs; i++) tg_decref(objs[i]);
+    cr_assert_eq(_tg_gc_collect_local(), 0);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
 /* Automatic collections, one thread making cyclic garbage while another
    runs: every collection of generations 0 and 1 is local (each one runs
    the local hook; a collection that stops the world does not), generation

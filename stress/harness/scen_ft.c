@@ -497,6 +497,59 @@ static bool lg_counted_ok(tgs_worker *w, tg_obj *c, const char *what)
                      "thread %d: %s is not an intact counted object (freed while reachable?)", w->index, what);
 }
 
+/* A tree of tuples of atoms (ints), which local collections untrack, children
+   first: root = (node, leaf1, v[, other]), node = (leaf1, leaf2), leaf1 =
+   (v, v + 1), leaf2 = (v + 2, None). other: a tree found in a held unit
+   (another thread's, often), which keeps root tracked. */
+static tg_obj *lg_tree(int64_t v, tg_obj *other)
+{
+    tg_obj *a = tg_int(v), *b = tg_int(v + 1), *c = tg_int(v + 2);
+    tg_obj *leaf1 = a && b ? tg_tuple(2, a, b) : NULL;
+    tg_obj *leaf2 = c ? tg_tuple(2, c, tg_none()) : NULL;
+    tg_obj *node = leaf1 && leaf2 ? tg_tuple(2, leaf1, leaf2) : NULL;
+    tg_obj *root = !node ? NULL : other ? tg_tuple(4, node, leaf1, a, other) : tg_tuple(3, node, leaf1, a);
+    tg_xdecref(a); tg_xdecref(b); tg_xdecref(c);
+    tg_xdecref(leaf1); tg_xdecref(leaf2); tg_xdecref(node);
+    return root;
+}
+
+static int64_t lg_int_at(tg_obj *t, ptrdiff_t i)
+{
+    tg_obj *x = tg_tuple_get(t, i);
+    int64_t v = x && tg_typeof(x) == tg_type_int() ? tg_int_value(x) : INT64_MIN;
+    tg_xdecref(x);
+    return v;
+}
+
+/* Read all of a tree of lg_tree (another thread's, often, its owner's local
+   collections untracking it meanwhile). */
+static void lg_check_tree(tgs_worker *w, tg_obj *t, int depth)
+{
+    tgs_ctx *ctx = w->ctx;
+    size_t n = tg_tuple_len(t);
+    if (!TGS_CHECK(ctx, n == 3 || n == 4, "thread %d: tree of %zu items", w->index, n)) return;
+    tg_obj *node = tg_tuple_get(t, 0), *leaf1 = tg_tuple_get(t, 1);
+    int64_t v = lg_int_at(t, 2);
+    if (TGS_CHECK(ctx, node && leaf1 && tg_typeof(node) == tg_type_tuple() && tg_tuple_len(node) == 2,
+                  "thread %d: tree[0] is not a pair", w->index)) {
+        tg_obj *l1 = tg_tuple_get(node, 0), *l2 = tg_tuple_get(node, 1);
+        TGS_CHECK(ctx, l1 == leaf1, "thread %d: tree[0][0] is not tree[1]", w->index);
+        TGS_CHECK(ctx, lg_int_at(leaf1, 0) == v && lg_int_at(leaf1, 1) == v + 1,
+                  "thread %d: a leaf of tree %" PRId64 " holds the wrong ints", w->index, v);
+        TGS_CHECK(ctx, l2 && lg_int_at(l2, 0) == v + 2, "thread %d: the other leaf of tree %" PRId64 " is wrong", w->index, v);
+        tg_xdecref(l1);
+        tg_xdecref(l2);
+    }
+    tg_xdecref(node);
+    tg_xdecref(leaf1);
+    if (n == 4 && depth < 3) {
+        tg_obj *o = tg_tuple_get(t, 3);
+        if (TGS_CHECK(ctx, o && tg_typeof(o) == tg_type_tuple(), "thread %d: tree[3] is not a tree", w->index))
+            lg_check_tree(w, o, depth + 1);
+        tg_xdecref(o);
+    }
+}
+
 /* Read all of x (another thread's, usually: the reads revoke its biases). */
 static void lg_check_unit(tgs_worker *w, tg_obj *x, int depth)
 {
@@ -528,6 +581,8 @@ static void lg_check_unit(tgs_worker *w, tg_obj *x, int depth)
                 if (u) lg_check_unit(w, u, depth + 1); else tg_error_clear();
                 tg_xdecref(u);
             }
+        } else if (tg_typeof(e) == tg_type_tuple()) {
+            lg_check_tree(w, e, 0);
         } else {
             lg_counted_ok(w, e, "extra");
         }
@@ -591,8 +646,19 @@ static void lg_worker(tgs_worker *w)
             if (u) { lg_check_unit(w, u, 0); tg_xdecref(mine[m]); mine[m] = u; }
         } else if (op < 28 && mine[m]) {              /* mutate a held unit */
             tg_obj *e;
-            if (tgs_below(&w->rng, 2)) {
+            unsigned kind = (unsigned)tgs_below(&w->rng, 3);
+            if (kind == 0) {
                 e = ftc_new(serial++);
+            } else if (kind == 1) {                    /* a tuple tree, maybe holding one the unit holds */
+                tg_obj *other = NULL;
+                size_t k = tg_list_len(mine[m]);
+                if (k > 3) {
+                    other = tg_list_get(mine[m], (ptrdiff_t)(3 + tgs_below(&w->rng, k - 3)));
+                    if (!other) tg_error_clear();
+                    else if (tg_typeof(other) != tg_type_tuple()) { tg_decref(other); other = NULL; }
+                }
+                e = lg_tree((int64_t)(serial++ & 0xffffffffff), other);
+                tg_xdecref(other);
             } else {                                   /* a young list of ours, maybe back to a unit */
                 e = tg_list_new(0);
                 tg_obj *c = ftc_new(serial++);
@@ -652,9 +718,11 @@ const tgs_scenario tgs_scen_ft_local_gc = {
     .name = "ft_local_gc",
     .description = "threads make private cycles (lists, dicts, tuples, objects) while handing young lists to each "
                    "other through a shared array, reading and mutating them; low thresholds, so local young "
-                   "collections and local collections of generation 1 (aged lists) run beside it all",
+                   "collections and local collections of generation 1 (aged lists) run beside it all; units "
+                   "also hold trees of tuples of ints (some holding another thread's tree), which local "
+                   "collections untrack while others read them",
     .invariants = "every counted object read through a reachable container is intact (nothing freed while "
-                  "reachable), units keep their shape; every counted object deallocated exactly once by the "
+                  "reachable), units keep their shape, tuple trees their shape and ints; every counted object deallocated exactly once by the "
                   "end of the round (all garbage freed); local collections ran (free-threaded mode)",
     .run = lg_run,
 };
