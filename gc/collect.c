@@ -1079,7 +1079,7 @@ static inline bool local_kind_ok(const tg_obj *o, bool no_tuples)
    collection may be writing its bits. (Without this, binary-trees in
    free-threaded mode kept every tuple tracked through the young and aged
    lists, and each aged tuple sent generation 1 to a stop-the-world
-   collection: 2.3x the collector's time of GIL mode; docs/PERFORMANCE.md.)
+   collection: 2.4x the collector's time of GIL mode; docs/PERFORMANCE.md.)
    The tuple itself is T's, at rest on T's list (local_member_ok): only T
    writes its bits and links while T runs. */
 static inline bool local_tuple_of_atoms(const tg_obj *o, uintptr_t me)
