@@ -260,6 +260,19 @@ static inline bool may_be_tracked(const tg_obj *c)
     return (c->ob_type->flags & TG_TYPE_GC) || (c->ob_gc_bits & GC_TRACKED);
 }
 
+/* Untrack g, met by a count walk of list after prev: out of the forward
+   chain (the only links the walk uses) and no longer a member. Returns
+   prev, for the walk to go on from. */
+static inline _tg_gchead *untrack_in_walk(_tg_gchead *list, _tg_gchead *prev, _tg_gchead *g)
+{
+    _tg_gchead *next = (_tg_gchead *)g->gc_next;
+    prev->gc_next = (uintptr_t)next;
+    if (next == list) list->gc_prev = (uintptr_t)prev;
+    g->gc_next = g->gc_prev = 0;
+    _tg_from_gc(g)->ob_gc_bits = 0;
+    return prev;
+}
+
 /* gc_refs of every member of list = count - references from the set.
    tuples: the first count of a collection, which untracks tuples of atoms.
    Unlinking during phase 1 only needs the forward links: no gc_prev is a
@@ -285,12 +298,7 @@ static inline __attribute__((always_inline)) void count_refs_impl(_tg_gchead *li
                 /* Untracked: out of the forward chain, and no longer a
                    member for parents met later. Its children are atoms or
                    untracked tuples: nothing of the set to count down. */
-                _tg_gchead *next = (_tg_gchead *)g->gc_next;
-                prev->gc_next = (uintptr_t)next;
-                if (next == list) list->gc_prev = (uintptr_t)prev;
-                g->gc_next = g->gc_prev = 0;
-                o->ob_gc_bits = 0;
-                g = prev;
+                g = untrack_in_walk(list, prev, g);
                 continue;
             }
         }
@@ -1122,12 +1130,7 @@ bool count_refs_local_impl(_tg_gchead *list, ctx *x, uint8_t rest, uint8_t arest
         if (!strict && o->ob_type == &_tg_tuple_type && local_tuple_of_atoms(o, x->tid)) {
             /* untracked, as count_refs_first does (a failed collection
                leaves it so: local_undo walks the forward chain) */
-            _tg_gchead *next = (_tg_gchead *)g->gc_next;
-            prev->gc_next = (uintptr_t)next;
-            if (next == list) list->gc_prev = (uintptr_t)prev;
-            g->gc_next = g->gc_prev = 0;
-            o->ob_gc_bits = 0;
-            g = prev;
+            g = untrack_in_walk(list, prev, g);
             continue;
         }
         uint8_t b = o->ob_gc_bits;
