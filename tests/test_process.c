@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "tangle.h"
@@ -263,24 +264,41 @@ Test(queue, timeouts_and_closed_ends)
     finish();
 }
 
+/* The writer killed mid-message: the child announces, in a page shared
+   with the parent, that its message is built and the put is starting; the
+   parent waits for that before it gives the put time to block. (A fixed
+   wait from the start was not enough: under ASan on a loaded machine the
+   child had not written a byte 300 ms after it was started, and the reader
+   saw a clean close instead of a torn message.) */
+typedef struct { tg_queue *q; volatile int *putting; } huge_arg;
+
 static int child_sends_huge(void *arg)
 {
-    tg_queue *q = arg;
-    tg_queue_close_reader(q);
-    size_t n = 64u << 20;                 /* far more than a socket buffer */
+    huge_arg *a = arg;
+    tg_queue_close_reader(a->q);
+    size_t n = 8u << 20;                  /* far more than a socket buffer (~200 KiB) */
     char *buf = calloc(1, n);
     tg_obj *b = tg_bytes(buf, n);
     free(buf);
-    tg_queue_put(q, b, -1);               /* blocks mid-message: killed there */
+    __atomic_store_n(a->putting, 1, __ATOMIC_RELEASE);
+    tg_queue_put(a->q, b, -1);            /* blocks mid-message: killed there */
     return 0;
 }
 
 Test(queue, writer_killed_mid_message_breaks_the_queue)
 {
     start();
+    volatile int *putting = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq((void *)putting, MAP_FAILED);
+    *putting = 0;
     tg_queue *q = tg_queue_new();
-    tg_process *p = tg_process_start(child_sends_huge, q);
+    huge_arg a = { q, putting };
+    tg_process *p = tg_process_start(child_sends_huge, &a);
+    cr_assert_not_null(p, "%s", tg_error_message());
     tg_queue_close_writer(q);
+    double deadline = now() + 60;
+    while (!__atomic_load_n(putting, __ATOMIC_ACQUIRE) && now() < deadline) usleep(1000);
+    cr_assert(__atomic_load_n(putting, __ATOMIC_ACQUIRE), "the child never started its put");
     usleep(300 * 1000);                   /* let it fill the socket buffer */
     tg_process_kill(p, SIGKILL);
     cr_assert_eq(join(p), -SIGKILL);
@@ -288,6 +306,7 @@ Test(queue, writer_killed_mid_message_breaks_the_queue)
     cr_assert_eq(tg_error(), TG_ERR_CORRUPT, "%s: %s", tg_errcode_name(tg_error()), tg_error_message());
     cr_assert_null(tg_queue_get(q, 0));
     cr_assert_eq(tg_error(), TG_ERR_CORRUPT);
+    munmap((void *)putting, sizeof(int));
     tg_queue_free(q);
     finish();
 }
