@@ -156,7 +156,7 @@ static inline int64_t dk_lookup_stable(_tg_dkeys **kp, tg_obj *key, int64_t hash
 
 /* An EMPTY slot for hash (the key is known to be absent; no DUMMY reuse,
    so that lookups of other keys stay correct). */
-static size_t dk_empty_slot(_tg_dkeys *k, int64_t hash)
+static inline __attribute__((always_inline)) size_t dk_empty_slot(_tg_dkeys *k, int64_t hash)
 {
     size_t mask = dk_size(k) - 1, i = (size_t)hash & mask;
     uint64_t perturb = (uint64_t)hash;
@@ -168,7 +168,7 @@ static size_t dk_empty_slot(_tg_dkeys *k, int64_t hash)
 }
 
 /* Rebuild *kp with room for at least `need` live entries, compacting. */
-static int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
+static inline __attribute__((always_inline)) int dk_resize(_tg_dkeys **kp, size_t used, size_t need)
 {
     uint8_t log2 = MIN_LOG2;
     while (usable_for(log2) < need) log2++;
@@ -205,7 +205,10 @@ tg_obj *_tg_dk_get(_tg_dkeys *const *kp, tg_obj *key, int64_t hash, int *err)
     return ix >= 0 ? _tg_dk_entries(*kk)[ix].value : NULL;
 }
 
-int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
+/* Written once, inlined twice: _tg_dk_set, and the owner's biased section
+   of tg_dict_set (dict_set_biased), which then makes no call. */
+static inline __attribute__((always_inline))
+int dk_set_impl(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
 {
     size_t slot = 0;
     int err = 0;
@@ -242,6 +245,11 @@ int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *
     ix_set(k, probed == k ? slot : dk_empty_slot(k, hash), (int64_t)pos);
     __atomic_store_n(used, *used + 1, __ATOMIC_RELAXED);
     return 0;
+}
+
+int _tg_dk_set(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash, tg_obj *value)
+{
+    return dk_set_impl(kp, used, key, hash, value);
 }
 
 int _tg_dk_del(_tg_dkeys **kp, size_t *used, tg_obj *key, int64_t hash)
@@ -404,7 +412,7 @@ static TG_NOINLINE int dict_set_locked(tg_obj *o, tg_obj *key, int64_t h, tg_obj
 static TG_NOINLINE int dict_set_biased(tg_obj *o, tg_obj *key, int64_t h, tg_obj *value)
 {
     _tg_dict *d = (_tg_dict *)o;
-    int r = _tg_dk_set(&d->keys, &d->used, key, h, value);
+    int r = dk_set_impl(&d->keys, &d->used, key, h, value);
     _tg_bias_exit();
     if (r != -2) return r;                   /* -2: a comparison needs the lock */
     return dict_set_locked(o, key, h, value);

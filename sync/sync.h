@@ -165,9 +165,10 @@ extern TG_INTERNAL _Thread_local tg_obj *_tg_tls_bias TG_TLS_IE;
    caller mutates o without its lock and calls _tg_bias_exit. */
 static inline bool _tg_bias_enter(tg_obj *o)
 {
-    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != _tg_tls_tid
-        || (__atomic_load_n(&o->ob_mutex.v, __ATOMIC_RELAXED) & _TG_BIAS_OFF)
-        || _tg_tls_bias)
+    /* No test of the lock byte before the announcement: the one after it
+       decides, and an object whose bias is off costs only the store and
+       its undoing on its way to the lock. */
+    if (__atomic_load_n(&o->ob_tid, __ATOMIC_RELAXED) != _tg_tls_tid || _tg_tls_bias)
         return false;
     __atomic_store_n(&_tg_tls_bias, o, _TG_BIAS_ORDER);
     /* the revoker's membarrier() orders this store before the load below */
