@@ -89,6 +89,17 @@ static young_slot young_none;
    thread-local load away for the tracking fast paths. Set and cleared
    with gc_state, by the thread itself. */
 static _Thread_local young_slot *tls_young TG_TLS_IE;
+/* With tls_young, for the untrack fast path: an object on the calling
+   thread's own young or aged list has (bits & GC_OWN_MASK) == tls_own_key
+   (its slot, GC_LOCAL, generation 0 or 1). 1 without a slot: no bits match
+   it under the mask. */
+enum { GC_OWN_MASK = GC_SLOT_MASK | GC_LOCAL | (2u << GC_GEN_SHIFT) };
+static _Thread_local uint8_t tls_own_key TG_TLS_IE = 1;
+static inline void tls_young_set(young_slot *y)
+{
+    tls_young = y;
+    tls_own_key = y ? (uint8_t)(GC_LOCAL | (y->slot << GC_SLOT_SHIFT)) : 1;
+}
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Slots with an owner (changed under slot_lock, read lock-free): the N of a
    local collection's 1/N share of generation 0 (_tg_gc_collect_local). */
@@ -112,7 +123,7 @@ static TG_NOINLINE young_slot *young_attach(_tg_tstate *ts)
     }
     pthread_mutex_unlock(&slot_lock);
     ts->gc_state = y;
-    if (ts == _tg_tls_ts) tls_young = y->slot ? y : NULL;
+    if (ts == _tg_tls_ts) tls_young_set(y->slot ? y : NULL);
     return y;
 }
 
@@ -259,7 +270,7 @@ void _tg_gc_thread_fini(_tg_tstate *ts)
 {
     young_slot *y = ts->gc_state;
     ts->gc_state = &young_none;
-    if (ts == _tg_tls_ts) tls_young = NULL;
+    if (ts == _tg_tls_ts) tls_young_set(NULL);
     if (!y || !y->slot) return;
     young_drain(y, true);
     _tg_spin_lock(&track_lock);
@@ -349,7 +360,7 @@ int _tg_gc_init(void)
     _tg_gc_local_tables_init();
     s->aged_round = 0;
     if (_tg_tls_ts) _tg_tls_ts->gc_state = NULL;
-    tls_young = NULL;
+    tls_young_set(NULL);
     return 0;
 }
 
@@ -429,8 +440,7 @@ bool _tg_gc_untrack(tg_obj *o)
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
     if (TG_UNLIKELY(gc_bits_local(b))) {
         /* Free-threaded mode, on a thread's young or aged list. */
-        young_slot *y = tls_young;
-        if (TG_LIKELY(y && y->slot == b >> GC_SLOT_SHIFT)) {
+        if (TG_LIKELY((b & GC_OWN_MASK) == tls_own_key)) {
             gc_list_remove(g);
             g->gc_next = g->gc_prev = 0;
             o->ob_gc_bits = 0;
@@ -457,9 +467,7 @@ bool _tg_gc_is_tracked(const tg_obj *o) { return (__atomic_load_n(&o->ob_gc_bits
 bool _tg_gc_untrack_is_local(const tg_obj *o)
 {
     uint8_t b = __atomic_load_n(&o->ob_gc_bits, __ATOMIC_RELAXED);
-    if (!gc_bits_local(b)) return true;
-    young_slot *y = tls_young;
-    return y && y->slot == b >> GC_SLOT_SHIFT;
+    return !gc_bits_local(b) || (b & GC_OWN_MASK) == tls_own_key;
 }
 
 static TG_NOINLINE void collect_automatic(void);
