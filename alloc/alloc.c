@@ -1297,14 +1297,6 @@ void _tg_alloc_set_arena_decay(uint64_t ns)
     pthread_mutex_unlock(&ar.lock);
 }
 
-size_t _tg_alloc_empty_arenas(void)
-{
-    pthread_mutex_lock(&ar.lock);
-    size_t n = ar.nempty;
-    pthread_mutex_unlock(&ar.lock);
-    return n;
-}
-
 /* ------------------------------------------------------------- validation */
 
 static size_t list_len(block *b)

@@ -66,8 +66,6 @@ size_t _tg_alloc_collect(void);
 /* How long an empty arena is kept for reuse before it goes back to the OS
    (nanoseconds; 0: the default, 1 s). */
 void _tg_alloc_set_arena_decay(uint64_t ns);
-/* The number of empty arenas kept for reuse (the spare included). */
-size_t _tg_alloc_empty_arenas(void);
 /* Check the calling thread's heap against the invariants at the top of
    alloc.c. Returns 0 when they hold, else a negative code (and prints why to
    stderr). O(heap size). */
