@@ -519,7 +519,7 @@ static void *handoff_waiter(void *arg)
 {
     (void)arg;
     atomic_store(&hm_phase, 1);
-    tg_mutex_lock(&hm);                     /* parks: main holds it for 20 ms */
+    tg_mutex_lock(&hm);                     /* parks: main holds it until then */
     atomic_store(&hm_phase, 2);
     sleep_ms(5);
     tg_mutex_unlock(&hm);
@@ -532,7 +532,12 @@ Test(threads, mutex_handoff_to_long_waiter)
     pthread_t t;
     pthread_create(&t, NULL, handoff_waiter, NULL);
     while (atomic_load(&hm_phase) != 1) sleep_ms(1);
-    sleep_ms(20);                           /* it spins briefly, then parks */
+    /* It spins briefly, then parks: wait for that (a fixed 20 ms was not
+       always enough on a loaded machine), then a little more, so that it
+       has waited over 1 ms when we unlock. */
+    uint64_t deadline = now_ns() + 10000000000u;
+    while (__atomic_load_n(&hm.v, __ATOMIC_ACQUIRE) != 3 && now_ns() < deadline) sleep_ms(1);
+    sleep_ms(5);
     cr_assert_eq(hm.v, 3, "the waiter parked (LOCKED|PARKED), v=%d", hm.v);
     tg_mutex_unlock(&hm);
     /* It waited > 1 ms: the lock was handed to it, we cannot barge back in. */
@@ -589,7 +594,7 @@ Test(threads, critical_sections_ft)
     for (int r = 0; r < 20; r++) {          /* stops interleaved with the sections */
         sleep_ms(2);
         tg_stop_the_world();
-        cr_assert(!tg_mutex_is_locked(&cs_obj[0]->ob_mutex) || 1);
+        cr_assert(!tg_mutex_is_locked(&cs_obj[0]->ob_mutex), "a thread parked for the stop holds a critical section: v=%d", cs_obj[0]->ob_mutex.v);
         tg_start_the_world();
     }
     for (int i = 0; i < 3; i++) join_released(t[i]);
