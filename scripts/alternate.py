@@ -9,7 +9,9 @@ figure is the sum of the "T=<n> <value>M" figures it prints (so a command
 that starts two processes, `(a & b; wait)`, reports their total), or, for a
 `tangle bench --worker ROW VARIANT T 0` run, the first figure it reports
 ("@@tb ok - s 3.78": 3.78). Prints the
-median, the quartiles and the range per command.
+median, the quartiles and the range per command, then each command's ratio
+to the first command's figure of the same round (median and quartiles of
+the per-round ratios).
 
 Example (docs/PERFORMANCE.md, "count[0] per thread"): two threads in one
 process against two one-thread processes:
@@ -48,6 +50,14 @@ def main():
         q = statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3
         print(f"{name:14s} median {statistics.median(v):8.2f}  quartiles {q[0]:8.2f} .. {q[2]:8.2f}"
               f"  range {v[0]:8.2f} .. {v[-1]:8.2f}  ({len(v)} runs)")
+    # Paired: each command against the first one of the same round. A slow
+    # phase of the machine lowers both figures of a round, so the ratio of
+    # a pair varies less than either median.
+    base = cmds[0][0]
+    for name, _ in cmds[1:]:
+        r = sorted(a / b for a, b in zip(got[name], got[base]))
+        q = statistics.quantiles(r, n=4) if len(r) > 1 else [r[0]] * 3
+        print(f"{name:14s} / {base}: paired ratio median {statistics.median(r):.3f}  quartiles {q[0]:.3f} .. {q[2]:.3f}")
 
 
 if __name__ == '__main__':
