@@ -277,12 +277,12 @@ enum { _TG_TS_DETACHED = 0, _TG_TS_ATTACHED = 1, _TG_TS_SUSPENDED = 2 };
 extern TG_API _Thread_local _tg_tstate *_tg_tls_ts TG_TLS_IE;
 static inline _tg_tstate *_tg_ts(void) { return _tg_tls_ts; }
 
-/* The runtime (one per process). The fields up to obj_lock_birth are read
-   on every call (mode, rc: _tg_ft(), the refcount paths; obj_lock_birth:
-   every new object) and written only by tg_init and tg_fini. The registry
-   is written at every attach and detach and by every stop of the world
-   (its lock): it starts a line of its own, or each of those writes would
-   take the mode's line from every thread's cache (they shared one). */
+/* The runtime (one per process). The fields up to obj_lock_birth are
+   written only by tg_init and tg_fini; mode and rc are read on every call
+   (_tg_ft(), the refcount paths), obj_lock_birth for every new object. The
+   registry is written at every attach and detach and by every stop of the
+   world (its lock): it starts a line of its own, or each of those writes
+   would take the mode's line from every thread's cache (they shared one). */
 typedef struct _tg_runtime {
     _Atomic int   initialized;
     tg_config     config;

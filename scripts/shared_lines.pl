@@ -13,7 +13,9 @@
 # take turns (without it one thread may run for most of the trace). The
 # traced program's output is unchanged, but its timing is not: use --ops,
 # not time, to bound it. --skip 0.4 leaves out the first 40% of the trace
-# (start-up: tg_init, pools handed out).
+# (start-up: tg_init, pools handed out); the threads finish their --ops at
+# different times, so a large skip may leave one of them alone in what is
+# counted.
 #
 # One line per 64-byte line that a store or modify of some thread reached
 # and that two or more threads other than thread 1 (the main thread, which
@@ -26,8 +28,8 @@
 # from another) moves between the cores that often, at the least. Map an
 # address to its symbol with `nm -S -n` (a PIE binary under Valgrind is
 # loaded at 0x108000) or to a structure by printing pointers from the
-# traced program. docs/PERFORMANCE.md ("Threads against processes, traced")
-# has what it found.
+# traced program. docs/PERFORMANCE.md ("Late night of 2026-11-21: threads
+# against processes, traced") has what it found.
 use strict;
 use warnings;
 no warnings 'portable';   # 64-bit addresses in hex()
