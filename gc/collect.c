@@ -1243,7 +1243,7 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     *collected = 0;
     /* generation 1: one work list, the aged part at its tail (split again
        if not eligible). Both lists are T's own: no other thread links. */
-    _tg_gchead *first_aged = NULL;
+    _tg_gchead *first_aged = NULL, *young_tail = (_tg_gchead *)young->gc_prev;
     if (gen && !gc_list_empty(aged)) {
         first_aged = (_tg_gchead *)aged->gc_next;
         gc_list_merge(aged, young);
@@ -1256,9 +1256,17 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     x.foreign = false;
     x.tent_flags = 0;
     x.tent_finalize = x.tent_nobulk = false;
-    /* survivors: young -> T's aged list; young and aged -> generation 2 (its
-       parity cannot change: a full collection stops the world, which waits
-       for the end of this examination) */
+    /* survivors: young -> T's aged list; aged -> generation 2 (its parity
+       cannot change: a full collection stops the world, which waits for the
+       end of this examination). A young survivor of generation 1 goes back
+       to the aged list too: it was in flight when the round came (the
+       operation that made it was still running) more often than
+       long-lived, and if it dies in a cycle the next round frees it here,
+       where in generation 2 it would wait for a full collection, which
+       stops the world. An object is promoted after two rounds, not one.
+       The walk gives every survivor bits outside the set — generation 2's;
+       the young ones get aged bits afterwards (aged bits are members of a
+       collection of generation 1). */
     x.keep_bits = gen ? gc_bits_at_rest(2) : gc_bits_aged(slot);
     memcpy(x.member, &local_tabs[slot][gen ? 1 : 0], sizeof(local_tables));
     if (!count_refs_local_checked(young, &x, rest, arest)) {
@@ -1270,7 +1278,47 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     if (_tg_gc_local_hook) _tg_gc_local_hook();
     _tg_gchead unreach;
     gc_list_init(&unreach);
+    /* generation 1: a mark between the young and the aged part of the work
+       list — an empty list of no thread, reachable (GC_REACH), which the
+       walk keeps like any survivor and relinks in walk order. Survivors
+       are relinked in the order walked and the walk takes the list in
+       order (only objects already walked go to tent, and those it takes
+       back go to the end), so the survivors before the mark are the young
+       ones. classify itself is left as it was. */
+    struct { _tg_gchead gc; _tg_list l; } mark;
+    _Static_assert(offsetof(__typeof__(mark), l) == sizeof(_tg_gchead), "the mark's header precedes it");
+    if (first_aged) {
+        /* (gc_prev holds the members' counts now: only gc_next links; the
+           young part's last object links to the aged part's first) */
+        memset(&mark, 0, sizeof mark);
+        mark.l.base.ob_type = &_tg_list_type;
+        mark.l.base.ob_gc_bits = GC_TRACKED | GC_REACH;
+        mark.gc.gc_prev = 1;
+        mark.gc.gc_next = (uintptr_t)first_aged;
+        young_tail->gc_next = (uintptr_t)&mark.gc;
+    }
     size_t kept = classify_local(young, &unreach, &x);
+    _tg_gchead *ylast = young;          /* generation 1: the last young survivor */
+    size_t ykept = 0;
+    if (gen) {
+        uint8_t ab = gc_bits_aged(slot);
+        bool ytuple = false;
+        _tg_gchead *g = (_tg_gchead *)young->gc_next;
+        for (; g != young && g != &mark.gc; g = (_tg_gchead *)g->gc_next) {
+            tg_obj *o = _tg_from_gc(g);
+            o->ob_gc_bits = ab;
+            ytuple |= o->ob_type == &_tg_tuple_type;
+            ylast = g;
+            ykept++;
+        }
+        if (g == &mark.gc) {            /* unlinked: the rest go to generation 2 */
+            _tg_gchead *next = (_tg_gchead *)mark.gc.gc_next;
+            ylast->gc_next = (uintptr_t)next;
+            next->gc_prev = (uintptr_t)ylast;
+            kept--;
+        }
+        x.kept_tuple = ytuple;          /* what the aged list now holds */
+    }
     *kept_tuple = x.kept_tuple;
     /* lists and tuples only: freed whole; else (dicts, objects) cleared one
        by one, which may free members early: the extra reference keeps each
@@ -1284,10 +1332,23 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
         gc_list_merge(young, aged);                          /* survivors: T's own aged list */
     } else {
         /* still no safepoint: a collection of the generations cannot start
-           before the survivors are in generation 2 and counted */
+           before the survivors are in generation 2 and counted. The old
+           ones (after ylast) to generation 2, the young ones to T's aged
+           list. */
         _tg_gc_track_lock();
-        gc_list_merge(young, &_tg_gcs.gen_head[2]);
-        __atomic_add_fetch(&_tg_gcs.long_lived_pending, (long)kept, __ATOMIC_RELAXED);
+        _tg_gchead *t0 = (_tg_gchead *)ylast->gc_next;
+        if (t0 != young) {
+            _tg_gchead *t1 = (_tg_gchead *)young->gc_prev, *g2 = &_tg_gcs.gen_head[2];
+            _tg_gchead *l2 = (_tg_gchead *)g2->gc_prev;
+            ylast->gc_next = (uintptr_t)young;
+            young->gc_prev = (uintptr_t)ylast;
+            l2->gc_next = (uintptr_t)t0;
+            t0->gc_prev = (uintptr_t)l2;
+            t1->gc_next = (uintptr_t)g2;
+            g2->gc_prev = (uintptr_t)t1;
+            __atomic_add_fetch(&_tg_gcs.long_lived_pending, (long)(kept - ykept), __ATOMIC_RELAXED);
+        }
+        gc_list_merge(young, aged);
         _tg_gc_track_unlock();
     }
     *collected = (intptr_t)x.ntent;

@@ -830,7 +830,7 @@ intptr_t _tg_gc_collect_local_gen(int gen)
                 && _tg_gc_collect_local_main(&y->head, &y->aged, y->slot, gen, &collected, &kept_tuple);
     if (!done) count_add(ts, c0);
     if (done) {
-        if (gen == 0 && kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);
+        if (kept_tuple) __atomic_store_n(&y->aged_tuples, 1, __ATOMIC_RELAXED);   /* (generation 1: its young survivors) */
         if (gen == 0) {
             local_share_add(&y->share0, &s->count[1]);
         } else {
@@ -892,12 +892,19 @@ static bool aged_round_start(void)
     return true;                             /* another thread started it */
 }
 
+/* Free-threaded mode: a full collection is due as in GIL mode (count[2]
+   over its threshold, the long-lived rule), and only if something was
+   promoted since the last one. Nothing promoted means generation 2 holds
+   just what the last full collection left (long_lived_total); GIL mode's
+   rule already skips a full collection then, except when that was nothing
+   (0 >= 0 / 4). Then it would stop the world to examine the young and aged
+   lists, which their owners collect themselves. */
 static bool gen2_due(void)
 {
     _tg_gcstate *s = &_tg_gcs;
-    return __atomic_load_n(&s->count[2], __ATOMIC_RELAXED) > s->threshold[2]
-           && __atomic_load_n(&s->long_lived_pending, __ATOMIC_RELAXED)
-              >= __atomic_load_n(&s->long_lived_total, __ATOMIC_RELAXED) / GC_LONG_LIVED_DIVISOR;
+    long pending = __atomic_load_n(&s->long_lived_pending, __ATOMIC_RELAXED);
+    return __atomic_load_n(&s->count[2], __ATOMIC_RELAXED) > s->threshold[2] && pending > 0
+           && pending >= __atomic_load_n(&s->long_lived_total, __ATOMIC_RELAXED) / GC_LONG_LIVED_DIVISOR;
 }
 
 static TG_NOINLINE void collect_automatic(void)
@@ -1071,6 +1078,10 @@ TG_API void tg_gc_unfreeze(void)
 {
     if (_tg_gcs.collecting) return;
     bool stopped = gc_world_stop();
+    /* free-threaded mode: thawed objects count as promoted (gen2_due) */
+    if (_tg_ft())
+        __atomic_add_fetch(&_tg_gcs.long_lived_pending,
+                           (long)_tg_gc_list_size(&_tg_gcs.gen_head[GC_PERMANENT]), __ATOMIC_RELAXED);
     move_all(&_tg_gcs.gen_head[GC_PERMANENT], GC_NGENS - 1);
     if (stopped) _tg_stw_start();
 }

@@ -1396,8 +1396,9 @@ Test(gc_ft, each_thread_counts_its_own_part_of_count_0, .timeout = 60)
 
    A local young collection's survivors go to the thread's own aged list
    (its private part of generation 1); a local collection of generation 1
-   examines the young and aged lists together, with the world running, and
-   its survivors join generation 2. */
+   examines the young and aged lists together, with the world running; its
+   aged survivors join generation 2, its young survivors go back to the
+   aged list (promoted at the next round if they survive it). */
 
 /* n two-list cycles, kept: out[2i], out[2i+1] hold one reference each */
 static void make_cycles(int n, tg_obj **out)
@@ -1442,12 +1443,18 @@ Test(gc_ft, local_collection_of_generation_1_collects_the_aged_list_while_anothe
     tg_gc_get_count(d);
     cr_assert_eq(d[0], 0);
     cr_assert_eq(d[2], c[2] + 1, "one thread with a young list: a whole generation-1 collection in count[2]");
-    /* survivors go to generation 2: a young list and an aged survivor */
+    /* survivors: the aged one (y) goes to generation 2, the young one (x)
+       back to the aged list; at the next round x goes to generation 2 */
     tg_obj *y = OK(tg_list_new(0));
     cr_assert_eq(_tg_gc_collect_local(), 0);
     tg_obj *x = OK(tg_list_new(0));
     cr_assert_eq(tg_list_append(x, y), 0);
     cr_assert_eq(_tg_gc_collect_local_gen(1), 0);
+    cr_assert_eq(y->ob_gc_bits & 0x07, 0x05, "the aged survivor is in generation 2 (bits %#x)", y->ob_gc_bits);
+    cr_assert_eq(x->ob_gc_bits & 0x0f, 0x0b, "the young survivor is aged, on its thread's list (bits %#x)",
+                 x->ob_gc_bits);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), 0);
+    cr_assert_eq(x->ob_gc_bits & 0x07, 0x05, "aged at this round: generation 2 (bits %#x)", x->ob_gc_bits);
     tg_obj *g2 = OK(tg_gc_get_objects(2));
     int found = 0;
     for (size_t i = 0; i < tg_list_len(g2); i++) {
@@ -1622,6 +1629,61 @@ Test(gc_ft, automatic_collections_of_generations_0_and_1_are_local, .timeout = 6
     long ratio = auto_stops[0] / auto_stops[1];
     cr_assert(ratio >= 5 && ratio <= 6, "generation 1 once per ~6 of generation 0 (%ld : %ld)",
               auto_stops[0], auto_stops[1]);
+    atomic_store(&stop_workers, 1);
+    join_released(&t);
+    tg_gc_set_threshold(700, 10, 10);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
+/* Objects in flight when a round of generation 1 comes (scale_cycles: the
+   first list of a pair is alive while the second is allocated, and an
+   allocation starts the collection) survive it and then die in a cycle.
+   They go back to the aged list, and the next local round frees them:
+   nothing is promoted, so no full collection (which stops the world) is
+   due, even with threshold2 = 1; memory stays bounded. Before, each round
+   promoted them and a full collection ran every threshold2 rounds to free
+   them. */
+Test(gc_ft, objects_in_flight_at_a_round_are_freed_by_the_next_round, .timeout = 60)
+{
+    thr t;
+    if (!local_setup_ticking(&t)) return;
+    /* the mechanism, step by step: a young survivor of a round dies in a
+       cycle with a younger object; a young collection keeps the pair (the
+       aged one refers to the young one), the next round frees both */
+    tg_obj *a = OK(tg_list_new(0));
+    cr_assert_eq(_tg_gc_collect_local_gen(1), 0);
+    cr_assert_eq(a->ob_gc_bits & 0x0f, 0x0b, "a survived the round on the aged list (bits %#x)", a->ob_gc_bits);
+    tg_obj *b = OK(tg_list_new(0));
+    cr_assert_eq(tg_list_append(a, b), 0);
+    cr_assert_eq(tg_list_append(b, a), 0);
+    tg_decref(a);
+    tg_decref(b);
+    cr_assert_eq(_tg_gc_collect_local(), 0, "the young one is referred to by the aged one");
+    tg_gc_stats before[3], after[3];
+    tg_gc_get_stats(before);
+    cr_assert_eq(_tg_gc_collect_local_gen(1), 2, "the next round frees the pair, locally");
+    /* automatic collections */
+    cr_assert_eq(tg_gc_add_callback(auto_cb, NULL), 0);
+    memset(auto_stops, 0, sizeof auto_stops);
+    tg_gc_set_threshold(100, 5, 1);
+    size_t live0 = tg_live_objects();
+    tg_gc_enable();
+    for (int i = 0; i < 2000; i++) drop_cycles(1);   /* what was alive before is promoted by now */
+    long full0 = auto_stops[2], young0 = auto_stops[0], rounds0 = auto_stops[1];
+    for (int i = 0; i < 20000; i++) {
+        drop_cycles(1);
+        cr_assert_lt(tg_live_objects(), live0 + 1000, "bounded");
+    }
+    tg_gc_disable();
+    cr_assert_eq(tg_gc_remove_callback(auto_cb, NULL), 0);
+    cr_assert_gt(auto_stops[0], young0 + 100);
+    cr_assert_gt(auto_stops[1], rounds0 + 20, "rounds of generation 1 ran (%ld)", auto_stops[1] - rounds0);
+    cr_assert_eq(auto_stops[2], full0, "no full collection: nothing was promoted (%ld of them)",
+                 auto_stops[2] - full0);
+    tg_gc_get_stats(after);
+    cr_assert_eq(after[2].collections - before[2].collections, (uint64_t)auto_stops[2]);
     atomic_store(&stop_workers, 1);
     join_released(&t);
     tg_gc_set_threshold(700, 10, 10);
