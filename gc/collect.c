@@ -1235,6 +1235,59 @@ void _tg_gc_local_tables_init(void)
     }
 }
 
+/* A local collection of generation 1: a mark between the young and the
+   aged part of the work list — an empty list of no thread, reachable
+   (GC_REACH), which classify keeps like any survivor and relinks in walk
+   order. Survivors are relinked in the order walked and the walk takes the
+   list in order (only objects already walked go to tent, and those it
+   takes back go to the end), so the survivors before the mark are the
+   young ones; classify itself is left as it was. Inserted after the count
+   walk: gc_prev then holds the members' counts, and only gc_next links. */
+typedef struct local_mark { _tg_gchead gc; _tg_list l; } local_mark;
+_Static_assert(offsetof(local_mark, l) == sizeof(_tg_gchead), "the mark's header precedes it");
+
+static void local_mark_insert(local_mark *m, _tg_gchead *first_aged)
+{
+    _tg_gchead *young_tail = (_tg_gchead *)m->gc.gc_prev;   /* noted before the merge */
+    memset(m, 0, sizeof *m);
+    m->l.base.ob_type = &_tg_list_type;
+    m->l.base.ob_gc_bits = GC_TRACKED | GC_REACH;
+    m->gc.gc_prev = 1;
+    m->gc.gc_next = (uintptr_t)first_aged;
+    young_tail->gc_next = (uintptr_t)&m->gc;
+}
+
+/* After classify (generation 1): the young survivors — those before the
+   mark, or all of them if there was no aged part — get the aged list's
+   bits (they were given generation 2's, outside the set, by the walk);
+   the mark is unlinked and not counted. Returns their number; *ylast is
+   the last of them (young itself: none), *tuple whether one is a tuple.
+   Out of line: the walk inlined into the caller keeps its registers. */
+static TG_NOINLINE size_t local_young_back(_tg_gchead *young, local_mark *m, uint8_t slot, _tg_gchead **ylast,
+                                           size_t *kept, bool *tuple)
+{
+    uint8_t ab = gc_bits_aged(slot);
+    bool yt = false;
+    size_t n = 0;
+    _tg_gchead *last = young, *g = (_tg_gchead *)young->gc_next;
+    for (; g != young && g != &m->gc; g = (_tg_gchead *)g->gc_next) {
+        tg_obj *o = _tg_from_gc(g);
+        o->ob_gc_bits = ab;
+        yt |= o->ob_type == &_tg_tuple_type;
+        last = g;
+        n++;
+    }
+    if (g == &m->gc) {                  /* unlinked: the rest go to generation 2 */
+        _tg_gchead *next = (_tg_gchead *)m->gc.gc_next;
+        last->gc_next = (uintptr_t)next;
+        next->gc_prev = (uintptr_t)last;
+        (*kept)--;
+    }
+    *ylast = last;
+    *tuple = yt;                        /* what the aged list now holds */
+    return n;
+}
+
 bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot, int gen, intptr_t *collected,
                                bool *kept_tuple)
 {
@@ -1243,9 +1296,11 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     *collected = 0;
     /* generation 1: one work list, the aged part at its tail (split again
        if not eligible). Both lists are T's own: no other thread links. */
-    _tg_gchead *first_aged = NULL, *young_tail = (_tg_gchead *)young->gc_prev;
+    _tg_gchead *first_aged = NULL;
+    local_mark mark;
     if (gen && !gc_list_empty(aged)) {
         first_aged = (_tg_gchead *)aged->gc_next;
+        mark.gc.gc_prev = young->gc_prev;    /* the young part's last (or young itself) */
         gc_list_merge(aged, young);
     }
     _tg_bias_hold_all();
@@ -1278,47 +1333,11 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
     if (_tg_gc_local_hook) _tg_gc_local_hook();
     _tg_gchead unreach;
     gc_list_init(&unreach);
-    /* generation 1: a mark between the young and the aged part of the work
-       list — an empty list of no thread, reachable (GC_REACH), which the
-       walk keeps like any survivor and relinks in walk order. Survivors
-       are relinked in the order walked and the walk takes the list in
-       order (only objects already walked go to tent, and those it takes
-       back go to the end), so the survivors before the mark are the young
-       ones. classify itself is left as it was. */
-    struct { _tg_gchead gc; _tg_list l; } mark;
-    _Static_assert(offsetof(__typeof__(mark), l) == sizeof(_tg_gchead), "the mark's header precedes it");
-    if (first_aged) {
-        /* (gc_prev holds the members' counts now: only gc_next links; the
-           young part's last object links to the aged part's first) */
-        memset(&mark, 0, sizeof mark);
-        mark.l.base.ob_type = &_tg_list_type;
-        mark.l.base.ob_gc_bits = GC_TRACKED | GC_REACH;
-        mark.gc.gc_prev = 1;
-        mark.gc.gc_next = (uintptr_t)first_aged;
-        young_tail->gc_next = (uintptr_t)&mark.gc;
-    }
+    if (first_aged) local_mark_insert(&mark, first_aged);
     size_t kept = classify_local(young, &unreach, &x);
     _tg_gchead *ylast = young;          /* generation 1: the last young survivor */
     size_t ykept = 0;
-    if (gen) {
-        uint8_t ab = gc_bits_aged(slot);
-        bool ytuple = false;
-        _tg_gchead *g = (_tg_gchead *)young->gc_next;
-        for (; g != young && g != &mark.gc; g = (_tg_gchead *)g->gc_next) {
-            tg_obj *o = _tg_from_gc(g);
-            o->ob_gc_bits = ab;
-            ytuple |= o->ob_type == &_tg_tuple_type;
-            ylast = g;
-            ykept++;
-        }
-        if (g == &mark.gc) {            /* unlinked: the rest go to generation 2 */
-            _tg_gchead *next = (_tg_gchead *)mark.gc.gc_next;
-            ylast->gc_next = (uintptr_t)next;
-            next->gc_prev = (uintptr_t)ylast;
-            kept--;
-        }
-        x.kept_tuple = ytuple;          /* what the aged list now holds */
-    }
+    if (gen) ykept = local_young_back(young, &mark, slot, &ylast, &kept, &x.kept_tuple);
     *kept_tuple = x.kept_tuple;
     /* lists and tuples only: freed whole; else (dicts, objects) cleared one
        by one, which may free members early: the extra reference keeps each
