@@ -1168,15 +1168,7 @@ static void local_undo(_tg_gchead *list, uintptr_t me, uint8_t rest, _tg_gchead 
         g->gc_prev = (uintptr_t)prev;
     }
     list->gc_prev = (uintptr_t)prev;
-    if (first_aged) {                 /* split: [first_aged, tail] back to aged */
-        _tg_gchead *before = (_tg_gchead *)first_aged->gc_prev, *last = (_tg_gchead *)list->gc_prev;
-        before->gc_next = (uintptr_t)list;
-        list->gc_prev = (uintptr_t)before;
-        aged->gc_next = (uintptr_t)first_aged;
-        first_aged->gc_prev = (uintptr_t)aged;
-        aged->gc_prev = (uintptr_t)last;
-        last->gc_next = (uintptr_t)aged;
-    }
+    if (first_aged) gc_list_move_from(list, first_aged, aged);   /* split: [first_aged, tail] back to aged */
 }
 
 static bool local_eligible(_tg_gchead *list, uintptr_t me, uint8_t rest, bool gen1)
@@ -1357,14 +1349,7 @@ bool _tg_gc_collect_local_main(_tg_gchead *young, _tg_gchead *aged, uint8_t slot
         _tg_gc_track_lock();
         _tg_gchead *t0 = (_tg_gchead *)ylast->gc_next;
         if (t0 != young) {
-            _tg_gchead *t1 = (_tg_gchead *)young->gc_prev, *g2 = &_tg_gcs.gen_head[2];
-            _tg_gchead *l2 = (_tg_gchead *)g2->gc_prev;
-            ylast->gc_next = (uintptr_t)young;
-            young->gc_prev = (uintptr_t)ylast;
-            l2->gc_next = (uintptr_t)t0;
-            t0->gc_prev = (uintptr_t)l2;
-            t1->gc_next = (uintptr_t)g2;
-            g2->gc_prev = (uintptr_t)t1;
+            gc_list_move_from(young, t0, &_tg_gcs.gen_head[2]);
             __atomic_add_fetch(&_tg_gcs.long_lived_pending, (long)(kept - ykept), __ATOMIC_RELAXED);
         }
         gc_list_merge(young, aged);

@@ -207,6 +207,19 @@ static inline void gc_list_remove(_tg_gchead *g)
 }
 static inline void gc_list_move(_tg_gchead *g, _tg_gchead *to) { gc_list_remove(g); gc_list_append(g, to); }
 /* Append every element of from to to; from becomes empty. O(1). */
+/* Move first and every object after it in list (first != list) to the end
+   of to. */
+static inline void gc_list_move_from(_tg_gchead *list, _tg_gchead *first, _tg_gchead *to)
+{
+    _tg_gchead *before = (_tg_gchead *)first->gc_prev, *last = (_tg_gchead *)list->gc_prev;
+    _tg_gchead *tail = (_tg_gchead *)to->gc_prev;
+    before->gc_next = (uintptr_t)list;
+    list->gc_prev = (uintptr_t)before;
+    tail->gc_next = (uintptr_t)first;
+    first->gc_prev = (uintptr_t)tail;
+    last->gc_next = (uintptr_t)to;
+    to->gc_prev = (uintptr_t)last;
+}
 static inline void gc_list_merge(_tg_gchead *from, _tg_gchead *to)
 {
     if (gc_list_empty(from)) return;
