@@ -1056,12 +1056,15 @@ TG_API tg_obj *tg_gc_garbage(void)
 /* ------------------------------------------------------------------ freeze */
 
 /* Move every object of list from into generation gen, rewriting its bits. */
-static void move_all(_tg_gchead *from, int gen)
+/* Returns the number moved. */
+static size_t move_all(_tg_gchead *from, int gen)
 {
     uint8_t bits = gc_bits_at_rest(gen);
-    for (_tg_gchead *g = (_tg_gchead *)from->gc_next; g != from; g = (_tg_gchead *)g->gc_next)
+    size_t n = 0;
+    for (_tg_gchead *g = (_tg_gchead *)from->gc_next; g != from; g = (_tg_gchead *)g->gc_next, n++)
         _tg_from_gc(g)->ob_gc_bits = bits;
     gc_list_merge(from, &_tg_gcs.gen_head[gen]);
+    return n;
 }
 
 TG_API void tg_gc_freeze(void)
@@ -1078,11 +1081,9 @@ TG_API void tg_gc_unfreeze(void)
 {
     if (_tg_gcs.collecting) return;
     bool stopped = gc_world_stop();
+    size_t n = move_all(&_tg_gcs.gen_head[GC_PERMANENT], GC_NGENS - 1);
     /* free-threaded mode: thawed objects count as promoted (gen2_due) */
-    if (_tg_ft())
-        __atomic_add_fetch(&_tg_gcs.long_lived_pending,
-                           (long)_tg_gc_list_size(&_tg_gcs.gen_head[GC_PERMANENT]), __ATOMIC_RELAXED);
-    move_all(&_tg_gcs.gen_head[GC_PERMANENT], GC_NGENS - 1);
+    if (_tg_ft()) __atomic_add_fetch(&_tg_gcs.long_lived_pending, (long)n, __ATOMIC_RELAXED);
     if (stopped) _tg_stw_start();
 }
 

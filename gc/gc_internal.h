@@ -206,9 +206,8 @@ static inline void gc_list_remove(_tg_gchead *g)
     ((_tg_gchead *)g->gc_next)->gc_prev = g->gc_prev;
 }
 static inline void gc_list_move(_tg_gchead *g, _tg_gchead *to) { gc_list_remove(g); gc_list_append(g, to); }
-/* Append every element of from to to; from becomes empty. O(1). */
 /* Move first and every object after it in list (first != list) to the end
-   of to. */
+   of to. O(1). */
 static inline void gc_list_move_from(_tg_gchead *list, _tg_gchead *first, _tg_gchead *to)
 {
     _tg_gchead *before = (_tg_gchead *)first->gc_prev, *last = (_tg_gchead *)list->gc_prev;
@@ -220,6 +219,7 @@ static inline void gc_list_move_from(_tg_gchead *list, _tg_gchead *first, _tg_gc
     last->gc_next = (uintptr_t)to;
     to->gc_prev = (uintptr_t)last;
 }
+/* Append every element of from to to; from becomes empty. O(1). */
 static inline void gc_list_merge(_tg_gchead *from, _tg_gchead *to)
 {
     if (gc_list_empty(from)) return;

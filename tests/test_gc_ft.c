@@ -952,6 +952,19 @@ static bool local_setup_ticking(thr *t)
     return true;
 }
 
+/* The end of a test that began with local_setup_ticking: the ticker
+   stopped, the default thresholds and the collector back, the runtime
+   finished. */
+static void local_teardown_ticking(thr *t)
+{
+    atomic_store(&stop_workers, 1);
+    join_released(t);
+    tg_gc_set_threshold(700, 10, 10);
+    tg_gc_enable();
+    teardown();
+    fini_ft();
+}
+
 /* n two-list cycles, dropped */
 static void drop_cycles(int n)
 {
@@ -992,11 +1005,7 @@ Test(gc_ft, local_collection_frees_a_private_cycle_while_another_thread_runs, .t
     tg_gc_get_stats(after);
     cr_assert_eq(after[0].collections, before[0].collections + 1, "counted as a generation-0 collection");
     cr_assert_eq(after[0].collected, before[0].collected + 200);
-    atomic_store(&stop_workers, 1);
-    join_released(&t);
-    tg_gc_enable();
-    teardown();
-    fini_ft();
+    local_teardown_ticking(&t);
 }
 
 /* A cycle that a shared container refers to survives into generation 1, as
@@ -1466,11 +1475,7 @@ Test(gc_ft, local_collection_of_generation_1_collects_the_aged_list_while_anothe
     cr_assert_eq(found, 2, "the survivors are in generation 2");
     tg_decref(x);
     tg_decref(y);
-    atomic_store(&stop_workers, 1);
-    join_released(&t);
-    tg_gc_enable();
-    teardown();
-    fini_ft();
+    local_teardown_ticking(&t);
 }
 
 /* What a collection of generation 1 finds in GIL mode it finds here too:
@@ -1629,12 +1634,7 @@ Test(gc_ft, automatic_collections_of_generations_0_and_1_are_local, .timeout = 6
     long ratio = auto_stops[0] / auto_stops[1];
     cr_assert(ratio >= 5 && ratio <= 6, "generation 1 once per ~6 of generation 0 (%ld : %ld)",
               auto_stops[0], auto_stops[1]);
-    atomic_store(&stop_workers, 1);
-    join_released(&t);
-    tg_gc_set_threshold(700, 10, 10);
-    tg_gc_enable();
-    teardown();
-    fini_ft();
+    local_teardown_ticking(&t);
 }
 
 /* Objects in flight when a round of generation 1 comes (scale_cycles: the
@@ -1684,12 +1684,34 @@ Test(gc_ft, objects_in_flight_at_a_round_are_freed_by_the_next_round, .timeout =
                  auto_stops[2] - full0);
     tg_gc_get_stats(after);
     cr_assert_eq(after[2].collections - before[2].collections, (uint64_t)auto_stops[2]);
-    atomic_store(&stop_workers, 1);
-    join_released(&t);
-    tg_gc_set_threshold(700, 10, 10);
+    local_teardown_ticking(&t);
+}
+
+/* Objects thawed by tg_gc_unfreeze count as promoted: cyclic garbage
+   frozen, then thawed into generation 2, is freed by an automatic full
+   collection, though the automatic collections around it promote nothing
+   (without the count, no full collection would be due). */
+Test(gc_ft, thawed_objects_make_a_full_collection_due, .timeout = 60)
+{
+    thr t;
+    if (!local_setup_ticking(&t)) return;
+    cr_assert_geq(tg_gc_collect(-1), 0);          /* what is alive: generation 2, nothing pending */
+    tg_obj *kept[6];
+    make_cycles(3, kept);
+    tg_gc_freeze();
+    for (int i = 0; i < 6; i++) tg_decref(kept[i]);   /* garbage, frozen */
+    tg_gc_unfreeze();
+    tg_gc_stats before[3], after[3];
+    tg_gc_get_stats(before);
+    tg_gc_set_threshold(100, 2, 1);
     tg_gc_enable();
-    teardown();
-    fini_ft();
+    for (int i = 0; i < 5000; i++) drop_cycles(1);
+    tg_gc_disable();
+    tg_gc_get_stats(after);
+    cr_assert_gt(after[2].collections, before[2].collections, "a full collection ran");
+    cr_assert_geq(after[2].collected - before[2].collected, 6, "the thawed cycles were freed (%llu)",
+                  (unsigned long long)(after[2].collected - before[2].collected));
+    local_teardown_ticking(&t);
 }
 
 /* A zombie on another thread's aged list, not queued yet when two
